@@ -1,0 +1,31 @@
+"""microgpt in pure Python: scalar autograd, the GPT, Adam, and a step-by-step trainer.
+
+Nothing here imports a third-party package, so the engine runs (and is tested) headless.
+"""
+
+from .config import Config
+from .data import Tokenizer, default_dataset_path, load_docs, parse_docs
+from .model import FLOAT_OPS, GRAPH_OPS, forward_document, gpt, init_params, param_shapes
+from .sampler import Sampler
+from .trace import StepResult, TokenEvent
+from .trainer import Trainer
+from .value import Value
+
+__all__ = [
+    "FLOAT_OPS",
+    "GRAPH_OPS",
+    "Config",
+    "Sampler",
+    "StepResult",
+    "TokenEvent",
+    "Tokenizer",
+    "Trainer",
+    "Value",
+    "default_dataset_path",
+    "forward_document",
+    "gpt",
+    "init_params",
+    "load_docs",
+    "param_shapes",
+    "parse_docs",
+]

@@ -1,0 +1,170 @@
+"""The microgpt model as plain functions of explicit state.
+
+Every function takes the numbers it works on and an `Ops` that says how to combine them, so
+one model serves three purposes: `GRAPH_OPS` builds the reference autograd graph (one node per
++ and *), `FUSED_OPS` (engine.fused) builds the same math with fewer, wider nodes, and
+`FLOAT_OPS` runs on plain floats for sampling, where no gradient is needed. Divisions are
+written `a * b ** -1` and sums run left to right from 0, so all three agree bit for bit with
+the reference microgpt.
+"""
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import reduce
+from operator import add, attrgetter, mul
+
+from .value import Value
+
+
+def left_sum(terms):
+    """0 + t0 + t1 + ... in that order (builtin sum() may compensate float rounding)."""
+    return reduce(add, terms, 0)
+
+
+def left_dot(a, b):
+    return reduce(add, map(mul, a, b), 0)
+
+
+def float_relu(x):
+    return x if x > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class Ops:
+    dot: Callable
+    total: Callable
+    exp: Callable
+    log: Callable
+    relu: Callable
+    data: Callable
+
+
+GRAPH_OPS = Ops(
+    dot=left_dot,
+    total=left_sum,
+    exp=Value.exp,
+    log=Value.log,
+    relu=Value.relu,
+    data=attrgetter("data"),
+)
+FLOAT_OPS = Ops(
+    dot=left_dot,
+    total=left_sum,
+    exp=math.exp,
+    log=math.log,
+    relu=float_relu,
+    data=float,
+)
+
+
+def param_shapes(config, vocab_size):
+    """(name, rows, cols) of every weight matrix, in initialisation and optimizer order."""
+    d = config.n_embd
+    shapes = [("wte", vocab_size, d), ("wpe", config.block_size, d), ("lm_head", vocab_size, d)]
+    for i in range(config.n_layer):
+        shapes += [
+            (f"layer{i}.attn_wq", d, d),
+            (f"layer{i}.attn_wk", d, d),
+            (f"layer{i}.attn_wv", d, d),
+            (f"layer{i}.attn_wo", d, d),
+            (f"layer{i}.mlp_fc1", 4 * d, d),
+            (f"layer{i}.mlp_fc2", d, 4 * d),
+        ]
+    return shapes
+
+
+def init_params(config, vocab_size, rng):
+    """Gaussian weights drawn matrix by matrix, row by row, from `rng` (as floats)."""
+    return {
+        name: [[rng.gauss(0, config.init_std) for _ in range(cols)] for _ in range(rows)]
+        for name, rows, cols in param_shapes(config, vocab_size)
+    }
+
+
+def linear(x, w, ops):
+    return [ops.dot(row, x) for row in w]
+
+
+def softmax(logits, ops):
+    # Subtracting the max (a constant, not a node) keeps exp() from overflowing.
+    max_val = max(ops.data(z) for z in logits)
+    exps = [ops.exp(z - max_val) for z in logits]
+    total = ops.total(exps)
+    return [e * total**-1 for e in exps]
+
+
+def rmsnorm(x, ops):
+    mean_square = ops.dot(x, x) * len(x) ** -1
+    scale = (mean_square + 1e-5) ** -0.5
+    return [xi * scale for xi in x]
+
+
+def gpt(token_id, pos_id, kv_cache, params, config, ops):
+    """Logits for the next token, and the attention weights [layer][head][key_pos].
+
+    Appends this position's key and value vectors to `kv_cache[layer]` as a (key, value)
+    pair; the cache holds graph nodes, so gradients flow back into every cached entry.
+    """
+    head_dim = config.head_dim
+    scale = (head_dim**0.5) ** -1
+    x = [t + p for t, p in zip(params["wte"][token_id], params["wpe"][pos_id])]
+    x = rmsnorm(x, ops)
+    attention = []
+    for li in range(config.n_layer):
+        layer = f"layer{li}."
+        x_residual = x
+        x = rmsnorm(x, ops)
+        q = linear(x, params[layer + "attn_wq"], ops)
+        k = linear(x, params[layer + "attn_wk"], ops)
+        v = linear(x, params[layer + "attn_wv"], ops)
+        cache = kv_cache[li]
+        cache.append((k, v))
+        x_attn = []
+        head_weights = []
+        for h in range(config.n_head):
+            lo, hi = h * head_dim, (h + 1) * head_dim
+            q_h = q[lo:hi]
+            attn_logits = [ops.dot(q_h, key[lo:hi]) * scale for key, _ in cache]
+            attn_weights = softmax(attn_logits, ops)
+            head_weights.append(attn_weights)
+            x_attn.extend(
+                ops.dot(attn_weights, [value[j] for _, value in cache]) for j in range(lo, hi)
+            )
+        attention.append(head_weights)
+        x = linear(x_attn, params[layer + "attn_wo"], ops)
+        x = [a + b for a, b in zip(x, x_residual)]
+        x_residual = x
+        x = rmsnorm(x, ops)
+        x = [ops.relu(xi) for xi in linear(x, params[layer + "mlp_fc1"], ops)]
+        x = linear(x, params[layer + "mlp_fc2"], ops)
+        x = [a + b for a, b in zip(x, x_residual)]
+    return linear(x, params["lm_head"], ops), attention
+
+
+@dataclass
+class DocumentForward:
+    """Everything one pass over a training document computed, as graph nodes."""
+
+    loss: object
+    position_losses: list
+    logits: list  # [pos][token]
+    probs: list  # [pos][token]
+    attention: list  # [pos][layer][head][key_pos]
+    kv_cache: list  # [layer][pos] -> (key, value)
+
+
+def forward_document(tokens, params, config, ops):
+    """Mean next-token loss over the first min(block_size, len(tokens) - 1) positions."""
+    n = min(config.block_size, len(tokens) - 1)
+    kv_cache = [[] for _ in range(config.n_layer)]
+    position_losses, all_logits, all_probs, attention = [], [], [], []
+    for pos_id in range(n):
+        logits, pos_attention = gpt(tokens[pos_id], pos_id, kv_cache, params, config, ops)
+        probs = softmax(logits, ops)
+        position_losses.append(-ops.log(probs[tokens[pos_id + 1]]))
+        all_logits.append(logits)
+        all_probs.append(probs)
+        attention.append(pos_attention)
+    loss = (1 / n) * ops.total(position_losses)
+    return DocumentForward(loss, position_losses, all_logits, all_probs, attention, kv_cache)

@@ -1,0 +1,29 @@
+"""Adam with a linearly decaying learning rate; its state is two plain lists of floats."""
+
+
+class Adam:
+    def __init__(self, n_params, config):
+        self.config = config
+        self.m = [0.0] * n_params
+        self.v = [0.0] * n_params
+
+    def lr_at(self, step):
+        """Learning rate of step `step` (0-based): lr falls linearly to 0 at num_steps."""
+        return self.config.lr * (1 - step / self.config.num_steps)
+
+    def update(self, params, step):
+        """Move each parameter against its grad, then zero the grad; return the lr used."""
+        beta1, beta2, eps = self.config.beta1, self.config.beta2, self.config.eps
+        lr_t = self.lr_at(step)
+        m, v = self.m, self.v
+        m_correction = 1 - beta1 ** (step + 1)
+        v_correction = 1 - beta2 ** (step + 1)
+        for i, p in enumerate(params):
+            grad = p.grad
+            m[i] = beta1 * m[i] + (1 - beta1) * grad
+            v[i] = beta2 * v[i] + (1 - beta2) * grad**2
+            m_hat = m[i] / m_correction
+            v_hat = v[i] / v_correction
+            p.data -= lr_t * m_hat / (v_hat**0.5 + eps)
+            p.grad = 0.0
+        return lr_t

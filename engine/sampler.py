@@ -1,0 +1,114 @@
+"""Generating a document one token at a time from a snapshot of the weights."""
+
+import random
+
+from .model import FLOAT_OPS, gpt, softmax
+from .trace import TokenEvent
+
+
+def freeze_cache(kv_cache):
+    return tuple(tuple((tuple(k), tuple(v)) for k, v in layer) for layer in kv_cache)
+
+
+class Sampler:
+    """Yields one `TokenEvent` per generated token.
+
+    It works on plain float weights (`Trainer.weights()`), so sampling never touches the
+    training state. `temperature` and `top_k` may be changed between tokens; `step(force=id)`
+    feeds a chosen token instead of drawing one. Without an `rng` it owns a `Random(seed)`.
+    """
+
+    def __init__(self, weights, tokenizer, config, *, temperature=0.5, top_k=None, rng=None,
+                 seed=0):
+        self.weights = weights
+        self.tokenizer = tokenizer
+        self.config = config
+        self.temperature = temperature
+        self.top_k = top_k
+        self.rng = rng if rng is not None else random.Random(seed)
+        self.start()
+
+    @property
+    def temperature(self):
+        return self._temperature
+
+    @temperature.setter
+    def temperature(self, value):
+        if not value > 0:
+            raise ValueError(f"temperature must be > 0, got {value!r}")
+        self._temperature = value
+
+    @property
+    def top_k(self):
+        return self._top_k
+
+    @top_k.setter
+    def top_k(self, value):
+        if value is not None and (not isinstance(value, int) or value < 1):
+            raise ValueError(f"top_k must be a whole number >= 1 or None, got {value!r}")
+        self._top_k = value
+
+    def start(self):
+        """Begin a new sample: empty KV cache, BOS as the first input."""
+        self.kv_cache = [[] for _ in range(self.config.n_layer)]
+        self.position = 0
+        self.input_token = self.tokenizer.bos
+        self.ids = []
+        self.done = False
+
+    @property
+    def text(self):
+        return self.tokenizer.decode(self.ids)
+
+    def next_token_probs(self, logits):
+        probs = softmax([z * self.temperature**-1 for z in logits], FLOAT_OPS)
+        if self.top_k is None or self.top_k >= len(probs):
+            return probs
+        ranked = sorted(range(len(probs)), key=lambda i: -probs[i])[: self.top_k]
+        kept = sum(probs[i] for i in ranked)
+        keep = set(ranked)
+        return [p / kept if i in keep else 0.0 for i, p in enumerate(probs)]
+
+    def step(self, force=None):
+        """Run one position; draw the next token (or take `force`) and return the event."""
+        if self.done:
+            raise RuntimeError("the sample is finished: call start() for a new one")
+        vocab_size = self.tokenizer.vocab_size
+        if force is not None and not (isinstance(force, int) and 0 <= force < vocab_size):
+            raise ValueError(f"forced token must be an id in [0, {vocab_size}), got {force!r}")
+        logits, attention = gpt(
+            self.input_token, self.position, self.kv_cache, self.weights, self.config, FLOAT_OPS
+        )
+        probs = self.next_token_probs(logits)
+        if force is None:
+            token = self.rng.choices(range(vocab_size), weights=probs)[0]
+        else:
+            token = force
+        if token != self.tokenizer.bos:
+            self.ids.append(token)
+        self.done = token == self.tokenizer.bos or self.position + 1 >= self.config.block_size
+        event = TokenEvent(
+            position=self.position,
+            input_token=self.input_token,
+            probs=tuple(probs),
+            token=token,
+            forced=force is not None,
+            attention=tuple(tuple(tuple(head) for head in layer) for layer in attention),
+            kv_cache=freeze_cache(self.kv_cache),
+            text=self.text,
+            done=self.done,
+        )
+        self.position += 1
+        self.input_token = token
+        return event
+
+    def __iter__(self):
+        while not self.done:
+            yield self.step()
+
+    def sample(self):
+        """A whole new sample, drawn to the end; returns its text."""
+        self.start()
+        for _ in self:
+            pass
+        return self.text

@@ -1,0 +1,49 @@
+"""What the engine shows the outside world: frozen records of plain floats and tuples.
+
+No live `Value` is ever stored here, so a UI thread can read a record while training goes on.
+"""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class StepResult:
+    step: int  # 1-based number of the step just taken
+    num_steps: int
+    doc: str
+    tokens: tuple  # [BOS] + the document's ids + [BOS]
+    loss: float
+    position_losses: tuple  # loss at each trained position
+    lr: float  # learning rate this step used
+    attention: tuple  # [layer][head][query_pos][key_pos]
+    kv_cache: tuple  # [layer][pos] -> (key vector, value vector)
+    kv_grads: tuple  # [layer][pos] -> (grad of key, grad of value), after backward
+    logits: tuple  # [pos][token]
+    probs: tuple  # [pos][token]
+    grad_norms: tuple  # ((matrix name, L2 norm of its gradient), ...)
+    graph_size: int  # autograd nodes in this step's graph
+
+    @property
+    def n_positions(self):
+        return len(self.position_losses)
+
+    @property
+    def inputs(self):
+        return self.tokens[: self.n_positions]
+
+    @property
+    def targets(self):
+        return self.tokens[1 : self.n_positions + 1]
+
+
+@dataclass(frozen=True)
+class TokenEvent:
+    position: int
+    input_token: int  # the token fed in at this position
+    probs: tuple  # next-token distribution the choice was made from (temperature, top-k)
+    token: int  # the token chosen (drawn, or forced by the caller)
+    forced: bool
+    attention: tuple  # [layer][head][key_pos]: how this position attended over the cache
+    kv_cache: tuple  # [layer][pos] -> (key vector, value vector), this position included
+    text: str  # the sample so far, this token included
+    done: bool  # BOS was chosen or the context is full: the sample is finished
