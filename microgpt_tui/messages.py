@@ -1,0 +1,24 @@
+"""Messages the training worker sends up to the app. They carry only frozen engine records."""
+
+from dataclasses import dataclass
+
+from textual.message import Message
+
+from engine import StepResult
+
+
+@dataclass
+class Stepped(Message):
+    """Training advanced: the newest step's record and every loss since the last message."""
+
+    result: StepResult
+    losses: tuple
+
+
+@dataclass
+class TrainingStateChanged(Message):
+    """Continuous training started or stopped; `reason` says why it stopped on its own."""
+
+    running: bool
+    finished: bool
+    reason: str = ""

@@ -1,0 +1,64 @@
+"""The `?` screen: every key, and what each pane shows."""
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+PANES = (
+    ("Loss", "each bar is one training step's loss (mean next-letter surprise over one "
+             "name); the orange line is the running mean; the dotted line is ln(vocab), the "
+             "loss of guessing uniformly."),
+    ("Attention", "row = the position doing the looking (query), column = a position it "
+                  "can see (key); each row sums to 100%. Positions to the right are masked."),
+    ("KV cache", "the key (k) and value (v) vectors each position wrote for the selected "
+                 "head; after a training step, the ∂k and ∂v rows are the gradients that "
+                 "flowed back into them. While sampling, it grows one position per letter."),
+    ("Sampling", "the model's next-letter probabilities, the letter picked, and which earlier "
+                 "letters the newest one attended to."),
+)
+
+
+def key_table(app, bindings):
+    """Every shown key with its long description (hidden twins are described by it)."""
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold dark_orange", no_wrap=True)
+    table.add_column()
+    for binding in bindings:
+        if binding.show:
+            table.add_row(Text(app.get_key_display(binding)),
+                          Text(binding.tooltip or binding.description))
+    table.add_row(Text("ctrl+p"), Text("Command palette: every action by name"))
+    return table
+
+
+def pane_table():
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column()
+    for name, text in PANES:
+        table.add_row(name, text)
+    return table
+
+
+class HelpScreen(ModalScreen):
+    BINDINGS = [Binding("escape,question_mark,q", "dismiss", "Close help")]
+
+    def __init__(self, bindings):
+        super().__init__()
+        self.app_bindings = bindings
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help"):
+            yield Static(Text("Keys", style="bold underline"))
+            yield Static(key_table(self.app, self.app_bindings))
+            yield Static(Text("\nPanes", style="bold underline"))
+            yield Static(pane_table())
+            yield Static(Text("\nEvery number is the real model's. Esc closes this help.",
+                              style="dim"))
+
+    def on_mount(self):
+        self.query_one("#help").border_title = "Help"

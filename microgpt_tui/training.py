@@ -1,0 +1,97 @@
+"""The training loop that runs in a Textual thread worker.
+
+The app talks to it only through `send()` (a thread-safe queue of commands) and reads only
+`weights`, an immutable snapshot the loop replaces between steps. The loop talks back only by
+posting messages that carry frozen `StepResult`s, so no widget ever sees a live engine object.
+"""
+
+import math
+import queue
+import time
+from enum import Enum
+from types import MappingProxyType
+
+from .messages import Stepped, TrainingStateChanged
+
+
+class Command(Enum):
+    STEP = "step"
+    RUN = "run"
+    PAUSE = "pause"
+    STOP = "stop"
+
+
+class TrainingLoop:
+    # While running, the UI is told at most this often (in seconds): redraws are throttled,
+    # training is not.
+    REPORT_INTERVAL = 0.1
+    # How long an idle loop waits for a command before it looks at cancellation again.
+    IDLE_POLL = 0.05
+
+    def __init__(self, trainer, post_message):
+        self.trainer = trainer
+        self.weights = MappingProxyType(trainer.weights())
+        self._post = post_message
+        self._commands = queue.SimpleQueue()
+        self._running = False
+        self._unreported = []
+        self._latest = None
+        self._last_report = 0.0
+
+    def send(self, command):
+        """Queue a command for the loop (safe to call from any thread)."""
+        self._commands.put(command)
+
+    def run(self, is_cancelled):
+        """Serve commands until STOP or cancellation; train continuously while running."""
+        while not is_cancelled():
+            try:
+                command = self._commands.get(block=not self._running, timeout=self.IDLE_POLL)
+            except queue.Empty:
+                command = None
+            if command is Command.STOP:
+                break
+            if command is Command.PAUSE and self._running:
+                self._set_running(False)
+            elif command is Command.RUN and not self._running:
+                if self.trainer.finished:
+                    self._post(TrainingStateChanged(False, True, "training is finished"))
+                else:
+                    self._set_running(True)
+            elif command is Command.STEP and not self.trainer.finished:
+                self._step()
+                self._report()
+            if self._running:
+                self._step()
+                if time.monotonic() - self._last_report >= self.REPORT_INTERVAL:
+                    self._report()
+        self._report()
+
+    def _step(self):
+        result = self.trainer.step()
+        self.weights = MappingProxyType(self.trainer.weights())
+        self._unreported.append(result.loss)
+        self._latest = result
+        if not math.isfinite(result.loss):
+            self._report()
+            self._running = False
+            self._post(TrainingStateChanged(
+                False, self.trainer.finished,
+                f"loss became {result.loss} at step {result.step}: training paused "
+                "(the learning rate is probably too high)",
+            ))
+        elif self.trainer.finished and self._running:
+            self._report()
+            self._set_running(False)
+
+    def _set_running(self, running):
+        self._running = running
+        if not running:
+            self._report()
+        self._post(TrainingStateChanged(running, self.trainer.finished))
+
+    def _report(self):
+        if self._unreported:
+            self._post(Stepped(self._latest, tuple(self._unreported)))
+            self._unreported = []
+        self._last_report = time.monotonic()

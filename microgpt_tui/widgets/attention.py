@@ -1,0 +1,65 @@
+"""Attention weights as a heatmap: rows are query positions, columns the keys they see."""
+
+from rich.console import Group
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widget import Widget
+
+from .heatmap import cell_width_for, legend, render_matrix
+
+LABEL_WIDTH = 2
+HEAD_GAP = 2
+
+
+class AttentionMap(Widget):
+    """One head as a labelled heatmap, or every head of the layer side by side."""
+
+    DEFAULT_CSS = "AttentionMap { height: auto; }"
+
+    view = reactive(None, layout=True)
+    layer = reactive(0)
+    head = reactive(0)
+    all_heads = reactive(False, layout=True)
+
+    def render(self):
+        view = self.view
+        if view is None:
+            return Text("Press s to take a training step: the attention of every position "
+                        "over the positions before it appears here.", style="dim")
+        layer = view.weights[min(self.layer, len(view.weights) - 1)]
+        if self.all_heads:
+            return Group(*self.all_heads_lines(view, layer), legend())
+        head = layer[min(self.head, len(layer) - 1)]
+        width = cell_width_for(self.size.width - LABEL_WIDTH, len(view.labels))
+        title = Text(f"{view.source}", style="bold")
+        return Group(title, *render_matrix(head, view.labels, view.labels, width, LABEL_WIDTH),
+                     legend())
+
+    def all_heads_lines(self, view, layer):
+        """Heads in blocks side by side, wrapped onto more block rows when space runs out."""
+        n = len(view.labels)
+        available = self.size.width - LABEL_WIDTH
+        # The widest cells that still fit every head into two rows of blocks.
+        per_row_needed = -(-len(layer) // 2)
+        width = cell_width_for(available // per_row_needed - HEAD_GAP, n)
+        block = n * width + HEAD_GAP
+        per_row = max(1, available // block)
+        lines = [Text(view.source, style="bold")]
+        for first in range(0, len(layer), per_row):
+            heads = range(first, min(first + per_row, len(layer)))
+            header = Text(" " * LABEL_WIDTH)
+            for h in heads:
+                style = "reverse" if h == self.head else "bold"
+                name = f"head {h + 1}" if block > 7 else f"h{h + 1}"
+                header.append(name, style=style)
+                header.append(" " * (block - len(name)))
+            lines.append(header)
+            matrices = [render_matrix(layer[h], view.labels, view.labels, width, 0)[1:]
+                        for h in heads]
+            for i, label in enumerate(view.labels):
+                line = Text(f"{label:<{LABEL_WIDTH}}")
+                for matrix in matrices:
+                    line.append_text(matrix[i])
+                    line.append(" " * HEAD_GAP)
+                lines.append(line)
+        return lines

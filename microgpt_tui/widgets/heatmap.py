@@ -1,0 +1,69 @@
+"""Colour scales and heatmap rendering: Rich `Text` with background colours."""
+
+import itertools
+
+from rich.color import Color
+from rich.style import Style
+from rich.text import Text
+
+# A viridis-like ramp: dark for 0, bright yellow for 1, readable on dark and light themes.
+RAMP = ((0.0, (22, 14, 46)), (0.25, (63, 46, 128)), (0.5, (33, 145, 140)),
+        (0.75, (122, 209, 81)), (1.0, (253, 231, 37)))
+MASKED = Style(color="grey35")
+
+
+def heat_color(value):
+    """Colour of a value in [0, 1] on the ramp (values outside are clamped)."""
+    value = min(1.0, max(0.0, value))
+    for (lo, lo_rgb), (hi, hi_rgb) in itertools.pairwise(RAMP):
+        if value <= hi:
+            t = (value - lo) / (hi - lo)
+            return Color.from_rgb(*(a + (b - a) * t for a, b in zip(lo_rgb, hi_rgb)))
+    return Color.from_rgb(*RAMP[-1][1])
+
+
+def heat_style(value):
+    ink = "black" if value > 0.6 else "white"
+    return Style(bgcolor=heat_color(value), color=ink)
+
+
+def heat_cell(value, width):
+    """One cell: the value as a percentage when it fits, always its colour."""
+    if width >= 3:
+        label = f"{round(value * 100):>{width}d}"
+    else:
+        label = " " * width
+    return Text(label, style=heat_style(value))
+
+
+def legend(width=10):
+    text = Text("0% ")
+    for i in range(width):
+        text.append(" ", style=Style(bgcolor=heat_color(i / (width - 1))))
+    text.append(" 100%")
+    return text
+
+
+def cell_width_for(available, n_columns, widest=3):
+    """Widest cell (up to `widest`) that lets `n_columns` cells fit in `available` columns."""
+    return max(1, min(widest, available // max(1, n_columns)))
+
+
+def render_matrix(rows, row_labels, col_labels, cell_width, label_width=2):
+    """A lower-triangular (or full) matrix: `rows[i]` may be shorter than `col_labels`.
+
+    Missing entries (keys a causal query cannot see) are drawn as a dim dot.
+    """
+    lines = []
+    header = Text(" " * label_width)
+    for label in col_labels:
+        header.append(f"{label:^{cell_width}}"[:cell_width])
+    lines.append(header)
+    for label, row in zip(row_labels, rows):
+        line = Text(f"{label:<{label_width}}"[:label_width])
+        for value in row:
+            line.append_text(heat_cell(value, cell_width))
+        for _ in range(len(col_labels) - len(row)):
+            line.append(f"{'·':^{cell_width}}", style=MASKED)
+        lines.append(line)
+    return lines

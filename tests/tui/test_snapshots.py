@@ -1,0 +1,42 @@
+"""SVG snapshots of the screens a learner sees (update with --snapshot-update after looking)."""
+
+from tests.tui.conftest import default_app, step_and_wait
+
+WIDE = (120, 34)
+
+
+async def take_one_step(pilot):
+    await step_and_wait(pilot, pilot.app)
+
+
+async def sample_three_letters(pilot):
+    await take_one_step(pilot)
+    await pilot.press("n", "n", "n")
+
+
+def test_start_screen(snap_compare):
+    assert snap_compare(default_app(), terminal_size=WIDE)
+
+
+def test_after_one_step(snap_compare):
+    assert snap_compare(default_app(), terminal_size=WIDE, run_before=take_one_step)
+
+
+def test_all_heads_view(snap_compare):
+    async def run_before(pilot):
+        await take_one_step(pilot)
+        await pilot.press("a")
+
+    assert snap_compare(default_app(), terminal_size=WIDE, run_before=run_before)
+
+
+def test_mid_sample(snap_compare):
+    assert snap_compare(default_app(), terminal_size=WIDE, run_before=sample_three_letters)
+
+
+def test_help_screen(snap_compare):
+    assert snap_compare(default_app(), terminal_size=WIDE, press=["question_mark"])
+
+
+def test_smallest_supported_terminal(snap_compare):
+    assert snap_compare(default_app(), terminal_size=(80, 24), run_before=sample_three_letters)
