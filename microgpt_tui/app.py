@@ -49,6 +49,8 @@ class MicrogptApp(App):
         Binding("question_mark", "help", "help", key_display="?", tooltip="This help"),
         Binding("q", "quit", "quit", tooltip="Quit (also ctrl+c)"),
         Binding("r", "restart_sample", "restart", tooltip="Start a new sample"),
+        # Learners press ctrl+c to leave a terminal program; Textual would only explain ctrl+q.
+        Binding("ctrl+c", "quit", "quit", show=False, priority=True),
     ]
 
     layer = reactive(0)

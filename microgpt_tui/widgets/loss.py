@@ -59,6 +59,9 @@ class LossPlot(Widget):
             f"{uniform:.4f}",
         )
         rows = self.size.height - 2
+        if not finite:
+            return Group(first, second, Text("s takes one training step, space trains on.",
+                                             style="dim"))
         if rows < 1:
             return Group(first, second)
         return Group(first, second, *self.plot(finite, uniform, rows))
