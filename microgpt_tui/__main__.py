@@ -1,10 +1,14 @@
-"""`microgpt-tui`: parse the command line, load the data, run the app."""
+"""`microgpt-tui`: parse the command line, load the data, run the app (or headless, or served)."""
 
+import shlex
+import socket
 import sys
 from pathlib import Path
 
 from engine import Trainer, default_dataset_path, load_docs
-from engine.cli import OneLineParser, add_config_arguments, config_from_args
+from engine.cli import build_parser as build_engine_parser
+from engine.cli import config_from_args, whole_number
+from engine.cli import main as engine_main
 
 from . import __version__
 
@@ -12,29 +16,79 @@ PROG = "microgpt-tui"
 
 
 def build_parser():
-    parser = OneLineParser(prog=PROG, description="Watch a tiny GPT learn, one step at a time.")
-    add_config_arguments(parser)
+    parser = build_engine_parser(PROG)
+    parser.description = "Watch a tiny GPT learn, one step at a time."
+    parser.add_argument("--headless", action="store_true",
+                        help="train in the terminal without the app and print the reference "
+                             "log (same as python -m engine)")
+    parser.add_argument("--serve", action="store_true",
+                        help="serve the app in a web browser (needs the [web] extra)")
+    parser.add_argument("--host", default="127.0.0.1", help="address for --serve "
+                        "(default 127.0.0.1: this machine only)")
+    parser.add_argument("--port", type=whole_number(1), default=8000,
+                        help="port for --serve (default 8000)")
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     return parser
 
 
-def build_app(argv=None):
-    """The app for these arguments; a ValueError says in one line what is wrong."""
-    args = build_parser().parse_args(argv)
+def build_app(args):
+    """The app for parsed arguments; a ValueError says in one line what is wrong."""
     config = config_from_args(args)
     docs = load_docs(args.data)
     from .app import MicrogptApp  # Textual loads only once the arguments are good
 
     name = Path(args.data).name if args.data else default_dataset_path().name
-    return MicrogptApp(Trainer(config, docs), dataset_name=name)
+    return MicrogptApp(Trainer(config, docs), dataset_name=name, temperature=args.temperature)
+
+
+def serve(args, argv):
+    """Serve the same command (minus the serve flags) to browsers through textual-serve."""
+    try:
+        from textual_serve.server import Server
+    except ImportError:
+        raise ValueError("--serve needs textual-serve: pip install 'microgpt-tui[web]'") from None
+    if args.port > 65535:
+        raise ValueError(f"--port must be at most 65535, got {args.port}")
+    with socket.socket() as probe:
+        try:
+            probe.bind((args.host, args.port))
+        except OSError as error:
+            raise ValueError(f"cannot serve on {args.host}:{args.port}: "
+                             f"{error.strerror or error}") from None
+    app_argv = strip_serve_flags(argv)
+    command = shlex.join([sys.executable, "-m", "microgpt_tui", *app_argv])
+    Server(command, host=args.host, port=args.port, title=PROG).serve()
+
+
+def strip_serve_flags(argv):
+    kept, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--serve":
+            continue
+        elif arg in ("--host", "--port"):
+            skip = True
+        elif not arg.startswith(("--host=", "--port=")):
+            kept.append(arg)
+    return kept
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser().parse_args(argv)
+    if args.headless:
+        return engine_main([arg for arg in argv if arg != "--headless"], prog=PROG)
     try:
-        app = build_app(argv)
+        if args.serve:
+            serve(args, argv)
+            return 0
+        app = build_app(args)
     except ValueError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        return 130
     app.run()
     return app.return_code or 0
 

@@ -7,7 +7,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.reactive import reactive
-from textual.widgets import Footer, Header
+from textual.widgets import Footer, Header, Static
 from textual.worker import get_current_worker
 
 from engine import Sampler
@@ -27,6 +27,7 @@ from .widgets.loss import LossPlot
 from .widgets.sampling import SamplingView
 
 MIN_TEMPERATURE, MAX_TEMPERATURE, TEMPERATURE_STEP = 0.1, 2.0, 0.1
+MIN_WIDTH, MIN_HEIGHT = 80, 24
 
 
 class MicrogptApp(App):
@@ -59,8 +60,9 @@ class MicrogptApp(App):
     temperature = reactive(0.5)
     running = reactive(False)
 
-    def __init__(self, trainer, dataset_name="names.txt"):
+    def __init__(self, trainer, dataset_name="names.txt", temperature=0.5):
         super().__init__()
+        self.set_reactive(MicrogptApp.temperature, self.clamp_temperature(temperature))
         self.trainer = trainer  # touched only by the training worker once it starts
         self.config = trainer.config
         self.tokenizer = trainer.tokenizer
@@ -90,6 +92,7 @@ class MicrogptApp(App):
                 with Vertical(id="kv-cache", classes="pane"):
                     yield KVCacheTable(id="kv-table").data_bind(
                         MicrogptApp.layer, MicrogptApp.head)
+        yield Static(id="too-small")
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self):
@@ -113,10 +116,16 @@ class MicrogptApp(App):
     # Titles -------------------------------------------------------------------------------
 
     def on_resize(self, event):
+        width, height = event.size
         # The vocabulary is also on the loss pane, so it is the first thing to go when narrow.
         self.sub_title = f"{self.dataset_name} · {self.n_docs:,} docs"
-        if event.size.width >= 100:
+        if width >= 100:
             self.sub_title += f" · vocab {self.tokenizer.vocab_size}"
+        too_small = width < MIN_WIDTH or height < MIN_HEIGHT
+        self.screen.set_class(too_small, "too-small")
+        self.query_one("#too-small", Static).update(
+            f"microgpt-tui needs a terminal of at least {MIN_WIDTH}×{MIN_HEIGHT}; this one is "
+            f"{width}×{height}. Make it bigger (training and keys keep working).")
 
     def update_titles(self):
         where = f"layer {self.layer + 1}/{self.config.n_layer}"
@@ -213,9 +222,12 @@ class MicrogptApp(App):
         self.show_sample(())
         self.notify("New sample: press n for its first letter.", timeout=2)
 
+    @staticmethod
+    def clamp_temperature(value):
+        return min(MAX_TEMPERATURE, max(MIN_TEMPERATURE, round(value, 1)))
+
     def action_temperature(self, direction):
-        value = round(self.temperature + direction * TEMPERATURE_STEP, 1)
-        self.temperature = min(MAX_TEMPERATURE, max(MIN_TEMPERATURE, value))
+        self.temperature = self.clamp_temperature(self.temperature + direction * TEMPERATURE_STEP)
         if self.sampler is not None:
             self.sampler.temperature = self.temperature
 

@@ -68,21 +68,29 @@ class TrainingLoop:
         self._report()
 
     def _step(self):
-        result = self.trainer.step()
+        try:
+            result = self.trainer.step()
+        except (ArithmeticError, ValueError) as error:
+            # A probability underflowed to 0 (log) or a number overflowed: the step was not
+            # applied, so the model is still the one from the previous step.
+            self._diverged(f"step {self.trainer.step_count + 1} failed ({error})")
+            return
         self.weights = MappingProxyType(self.trainer.weights())
         self._unreported.append(result.loss)
         self._latest = result
         if not math.isfinite(result.loss):
             self._report()
-            self._running = False
-            self._post(TrainingStateChanged(
-                False, self.trainer.finished,
-                f"loss became {result.loss} at step {result.step}: training paused "
-                "(the learning rate is probably too high)",
-            ))
+            self._diverged(f"loss became {result.loss} at step {result.step}")
         elif self.trainer.finished and self._running:
             self._report()
             self._set_running(False)
+
+    def _diverged(self, what):
+        self._running = False
+        self._post(TrainingStateChanged(
+            False, self.trainer.finished,
+            f"{what}: training paused (the learning rate is probably too high)",
+        ))
 
     def _set_running(self, running):
         self._running = running

@@ -41,6 +41,8 @@ class KVCacheTable(DataTable):
         self.clear(columns=True)
         view = self.view
         if view is None:
+            self.add_column(Text("s fills the cache from a training name, n from a sample",
+                                 style="dim"))
             return
         cache = view.cache[min(self.layer, len(view.cache) - 1)]
         head_dim = len(cache[0][0]) // view.n_head

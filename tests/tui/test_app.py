@@ -231,3 +231,42 @@ async def test_widgets_never_hold_live_engine_objects():
             for name in names:
                 assert not deep_contains_engine_object(getattr(widget, name)), name
         assert isinstance(app, MicrogptApp)
+
+
+async def test_a_too_small_terminal_gets_a_message_instead_of_garbage():
+    app = tiny_app()
+    async with app.run_test(size=(40, 12)) as pilot:
+        await pilot.pause()
+        assert app.screen.has_class("too-small")
+        message = app.query_one("#too-small")
+        assert message.display and "at least 80×24" in str(message.render())
+        assert not app.query_one("#panes").display
+        await pilot.resize_terminal(120, 34)
+        await pilot.pause()
+        assert not app.screen.has_class("too-small")
+        assert app.query_one("#panes").display
+
+
+async def test_resizing_during_training_keeps_training():
+    app = tiny_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("space")
+        await wait_for(pilot, lambda: len(app.loss_history) >= 2)
+        for size in ((80, 24), (40, 12), (160, 50), SIZE):
+            await pilot.resize_terminal(*size)
+            await pilot.pause(0.05)
+        steps = len(app.loss_history)
+        await wait_for(pilot, lambda: len(app.loss_history) > steps)
+        assert app.running
+        await pilot.press("space")
+
+
+async def test_a_diverging_run_pauses_itself_and_says_why():
+    from engine import Config
+
+    app = tiny_app(Config(n_layer=1, n_embd=8, n_head=2, block_size=8, lr=1e6, num_steps=500))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("space")
+        await wait_for(pilot, lambda: app.loss_history and not app.running)
+        notices = [n.message for n in app._notifications]
+        assert any("training paused" in message for message in notices)

@@ -4,7 +4,7 @@ import sys
 import pytest
 
 from microgpt_tui import __version__
-from microgpt_tui.__main__ import build_app
+from microgpt_tui.__main__ import build_app, build_parser, strip_serve_flags
 
 
 def run_tui(*args):
@@ -40,10 +40,46 @@ def test_version_and_help():
 def test_flags_reach_the_model(tmp_path):
     data = tmp_path / "words.txt"
     data.write_text("ab\nba\n")
-    app = build_app(["--data", str(data), "--n-layer", "2", "--n-embd", "6", "--n-head", "3",
-                     "--block-size", "5", "--steps", "7", "--seed", "3", "--lr", "0.05"])
+    args = build_parser().parse_args([
+        "--data", str(data), "--n-layer", "2", "--n-embd", "6", "--n-head", "3",
+        "--block-size", "5", "--steps", "7", "--seed", "3", "--lr", "0.05",
+        "--temperature", "1.3",
+    ])
+    app = build_app(args)
     config = app.config
     assert (config.n_layer, config.n_embd, config.n_head, config.block_size) == (2, 6, 3, 5)
     assert (config.num_steps, config.seed, config.lr) == (7, 3, 0.05)
     assert app.dataset_name == "words.txt"
     assert app.n_docs == 2
+    assert app.temperature == 1.3
+
+
+def test_headless_prints_the_engine_log(tmp_path):
+    data = tmp_path / "words.txt"
+    data.write_text("ab\nba\n")
+    proc = run_tui("--headless", "--data", str(data), "--steps", "2", "--samples", "1",
+                   "--n-embd", "4", "--n-head", "2")
+    assert proc.returncode == 0, proc.stderr
+    engine = subprocess.run([sys.executable, "-m", "engine", "--data", str(data), "--steps",
+                             "2", "--samples", "1", "--n-embd", "4", "--n-head", "2"],
+                            capture_output=True, text=True, timeout=60)
+    assert proc.stdout == engine.stdout
+    assert proc.stdout.splitlines()[3].startswith("step    1 /    2 | loss ")
+
+
+def test_serve_refuses_a_port_in_use():
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = run_tui("--serve", "--port", str(port))
+    assert proc.returncode == 2
+    assert f"cannot serve on 127.0.0.1:{port}" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_serve_runs_the_same_command_without_the_serve_flags():
+    argv = ["--serve", "--port", "9000", "--steps", "5", "--host=0.0.0.0", "--seed", "2"]
+    assert strip_serve_flags(argv) == ["--steps", "5", "--seed", "2"]
