@@ -5,6 +5,7 @@ Nothing here imports a third-party package, so the engine runs (and is tested) h
 
 from .config import Config
 from .data import Tokenizer, default_dataset_path, load_docs, parse_docs
+from .fused import FUSED_OPS
 from .model import FLOAT_OPS, GRAPH_OPS, forward_document, gpt, init_params, param_shapes
 from .sampler import Sampler
 from .trace import StepResult, TokenEvent
@@ -13,6 +14,7 @@ from .value import Value
 
 __all__ = [
     "FLOAT_OPS",
+    "FUSED_OPS",
     "GRAPH_OPS",
     "Config",
     "Sampler",

@@ -30,11 +30,24 @@ def float_relu(x):
     return x if x > 0 else 0.0
 
 
+def rows_dot(x, w):
+    return [reduce(add, map(mul, row, x), 0) for row in w]
+
+
+def graph_shifted_exp(z, shift):
+    return (z - shift).exp()
+
+
+def float_shifted_exp(z, shift):
+    return math.exp(z - shift)
+
+
 @dataclass(frozen=True)
 class Ops:
     dot: Callable
+    linear: Callable  # linear(x, w): dot(row, x) for every row of w
     total: Callable
-    exp: Callable
+    shifted_exp: Callable  # shifted_exp(z, c): exp(z - c) for a plain number c
     log: Callable
     relu: Callable
     data: Callable
@@ -42,16 +55,18 @@ class Ops:
 
 GRAPH_OPS = Ops(
     dot=left_dot,
+    linear=rows_dot,
     total=left_sum,
-    exp=Value.exp,
+    shifted_exp=graph_shifted_exp,
     log=Value.log,
     relu=Value.relu,
     data=attrgetter("data"),
 )
 FLOAT_OPS = Ops(
     dot=left_dot,
+    linear=rows_dot,
     total=left_sum,
-    exp=math.exp,
+    shifted_exp=float_shifted_exp,
     log=math.log,
     relu=float_relu,
     data=float,
@@ -82,14 +97,10 @@ def init_params(config, vocab_size, rng):
     }
 
 
-def linear(x, w, ops):
-    return [ops.dot(row, x) for row in w]
-
-
 def softmax(logits, ops):
     # Subtracting the max (a constant, not a node) keeps exp() from overflowing.
     max_val = max(ops.data(z) for z in logits)
-    exps = [ops.exp(z - max_val) for z in logits]
+    exps = [ops.shifted_exp(z, max_val) for z in logits]
     total = ops.total(exps)
     return [e * total**-1 for e in exps]
 
@@ -115,9 +126,9 @@ def gpt(token_id, pos_id, kv_cache, params, config, ops):
         layer = f"layer{li}."
         x_residual = x
         x = rmsnorm(x, ops)
-        q = linear(x, params[layer + "attn_wq"], ops)
-        k = linear(x, params[layer + "attn_wk"], ops)
-        v = linear(x, params[layer + "attn_wv"], ops)
+        q = ops.linear(x, params[layer + "attn_wq"])
+        k = ops.linear(x, params[layer + "attn_wk"])
+        v = ops.linear(x, params[layer + "attn_wv"])
         cache = kv_cache[li]
         cache.append((k, v))
         x_attn = []
@@ -132,14 +143,14 @@ def gpt(token_id, pos_id, kv_cache, params, config, ops):
                 ops.dot(attn_weights, [value[j] for _, value in cache]) for j in range(lo, hi)
             )
         attention.append(head_weights)
-        x = linear(x_attn, params[layer + "attn_wo"], ops)
+        x = ops.linear(x_attn, params[layer + "attn_wo"])
         x = [a + b for a, b in zip(x, x_residual)]
         x_residual = x
         x = rmsnorm(x, ops)
-        x = [ops.relu(xi) for xi in linear(x, params[layer + "mlp_fc1"], ops)]
-        x = linear(x, params[layer + "mlp_fc2"], ops)
+        x = [ops.relu(xi) for xi in ops.linear(x, params[layer + "mlp_fc1"])]
+        x = ops.linear(x, params[layer + "mlp_fc2"])
         x = [a + b for a, b in zip(x, x_residual)]
-    return linear(x, params["lm_head"], ops), attention
+    return ops.linear(x, params["lm_head"]), attention
 
 
 @dataclass

@@ -18,12 +18,11 @@ class Adam:
         m, v = self.m, self.v
         m_correction = 1 - beta1 ** (step + 1)
         v_correction = 1 - beta2 ** (step + 1)
+        m_weight, v_weight = 1 - beta1, 1 - beta2
         for i, p in enumerate(params):
             grad = p.grad
-            m[i] = beta1 * m[i] + (1 - beta1) * grad
-            v[i] = beta2 * v[i] + (1 - beta2) * grad**2
-            m_hat = m[i] / m_correction
-            v_hat = v[i] / v_correction
-            p.data -= lr_t * m_hat / (v_hat**0.5 + eps)
+            m_i = m[i] = beta1 * m[i] + m_weight * grad
+            v_i = v[i] = beta2 * v[i] + v_weight * grad**2
+            p.data -= lr_t * (m_i / m_correction) / ((v_i / v_correction) ** 0.5 + eps)
             p.grad = 0.0
         return lr_t

@@ -21,7 +21,7 @@ class StepResult:
     logits: tuple  # [pos][token]
     probs: tuple  # [pos][token]
     grad_norms: tuple  # ((matrix name, L2 norm of its gradient), ...)
-    graph_size: int  # autograd nodes in this step's graph
+    graph_size: int  # operation nodes (not parameters or constants) in this step's graph
 
     @property
     def n_positions(self):

@@ -1,10 +1,13 @@
 """Training one step at a time, each step returning a frozen record of what happened."""
 
+import gc
 import math
 import random
+from contextlib import contextmanager
 
 from .data import Tokenizer
-from .model import GRAPH_OPS, forward_document, init_params
+from .fused import FUSED_OPS
+from .model import forward_document, init_params
 from .optim import Adam
 from .trace import StepResult
 from .value import Value
@@ -28,9 +31,10 @@ class Trainer:
     `trainer.rng` continues the reference's stream.
     """
 
-    def __init__(self, config, docs, ops=GRAPH_OPS):
+    def __init__(self, config, docs, ops=FUSED_OPS, pause_gc=True):
         self.config = config
         self.ops = ops
+        self.pause_gc = pause_gc
         self.rng = random.Random(config.seed)
         self.docs = list(docs)
         if not self.docs:
@@ -66,6 +70,14 @@ class Trainer:
         """Forward one document, backward, Adam update; return the step's StepResult."""
         if self.finished:
             raise RuntimeError(f"training is finished ({self.config.num_steps} steps)")
+        if not self.pause_gc:
+            return self._step()
+        # The graph has no cycles, so the cyclic GC would only rescan it again and again
+        # while it is built (half of a step's time); reference counting frees it anyway.
+        with collector_paused():
+            return self._step()
+
+    def _step(self):
         step = self.step_count
         doc = self.next_document()
         bos = self.tokenizer.bos
@@ -79,7 +91,7 @@ class Trainer:
             tuple((grads(k), grads(v)) for k, v in layer) for layer in forward.kv_cache
         )
         grad_norms = tuple(
-            (name, math.sqrt(sum(p.grad * p.grad for row in matrix for p in row)))
+            (name, math.hypot(*(p.grad for row in matrix for p in row)))
             for name, matrix in self.params.items()
         )
         lr = self.adam.update(self.param_list, step)
@@ -145,6 +157,17 @@ class Trainer:
         self.adam.m = [float(x) for x in state["adam_m"]]
         self.adam.v = [float(x) for x in state["adam_v"]]
         self.step_count = step
+
+
+@contextmanager
+def collector_paused():
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def transpose_attention(per_position):

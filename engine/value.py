@@ -71,35 +71,40 @@ class Value:
         return other * self**-1
 
     def backward(self):
-        """Fill in `.grad` of every node this one depends on; return the number of nodes.
+        """Fill in `.grad` of every node this one depends on; return the number of operation
+        nodes (leaves, i.e. parameters and constants, are not counted).
 
-        Grads accumulate (as in micrograd): call `zero_grad` on leaves between steps. The
-        graph is ordered by an iterative depth-first walk, so a deep graph cannot hit
-        Python's recursion limit, and the order (hence every rounding) is the same as the
-        reference's recursive walk.
+        Grads accumulate (as in micrograd): zero the leaves' grads between steps. The graph
+        is ordered by an iterative depth-first walk, so a deep graph cannot hit Python's
+        recursion limit, and the order (hence every rounding) is the same as the reference's
+        recursive walk.
         """
         topo = topological_order(self)
         self.grad = 1.0
         for node in reversed(topo):
             grad = node.grad
+            if grad == 0:
+                continue  # nothing to pass on, e.g. behind a ReLU that was off
             for child, local_grad in zip(node._children, node._local_grads):
                 child.grad += local_grad * grad
         return len(topo)
 
 
 def topological_order(root):
-    """Nodes reachable from `root`, each after all of its children (depth-first post-order)."""
+    """Operation nodes reachable from `root`, each after all of its children (depth-first
+    post-order). Leaves are left out: they have nothing to pass their grad on to."""
     topo = []
     visited = {root}
-    stack = [(root, iter(root._children))]
-    while stack:
-        node, children = stack[-1]
-        for child in children:
-            if child not in visited:
+    path = [root]
+    pending = [iter(root._children)]
+    while pending:
+        for child in pending[-1]:
+            if child._children and child not in visited:
                 visited.add(child)
-                stack.append((child, iter(child._children)))
+                path.append(child)
+                pending.append(iter(child._children))
                 break
         else:
-            stack.pop()
-            topo.append(node)
+            pending.pop()
+            topo.append(path.pop())
     return topo

@@ -48,7 +48,11 @@ class KVCacheTable(DataTable):
         head_dim = len(cache[0][0]) // view.n_head
         head = min(self.head, view.n_head - 1)
         lo, hi = head * head_dim, (head + 1) * head_dim
-        self.add_columns("pos ", "tok", "", *(f"{j:>6}" for j in range(head_dim)))
+        self.add_columns("pos ", "tok")
+        # DataTable measures auto-width columns on idle, so a column with a blank header
+        # could be drawn 0 wide for a frame, hiding the row names; a fixed width cannot.
+        self.add_column("", width=3)
+        self.add_columns(*(f"{j:>6}" for j in range(head_dim)))
         grads = None if view.grads is None else view.grads[min(self.layer, len(view.grads) - 1)]
         for pos, (key, value) in enumerate(cache):
             rows = [("k", key, signed), ("v", value, signed)]

@@ -139,10 +139,10 @@ def test_backward_accumulates_into_leaves_like_micrograd():
     assert b.grad == 4.0
 
 
-def test_backward_returns_the_number_of_nodes():
+def test_backward_returns_the_number_of_operation_nodes():
     a, b = Value(1.0), Value(2.0)
-    out = a * b + a  # a, b, a*b, a*b+a
-    assert out.backward() == 4
+    out = a * b + a  # a*b and a*b+a; the leaves a and b are not counted
+    assert out.backward() == 2
 
 
 def test_backward_on_a_very_deep_graph_needs_no_recursion():
@@ -154,15 +154,19 @@ def test_backward_on_a_very_deep_graph_needs_no_recursion():
     assert x.grad == pytest.approx(1 + 200_000 * 1e-6)
 
 
-def test_topological_order_puts_children_first():
+def test_topological_order_puts_children_first_and_leaves_out_leaves():
     rng = random.Random(0)
     leaves = [Value(rng.random()) for _ in range(5)]
     out = (leaves[0] * leaves[1] + leaves[2]).exp() * (leaves[3] - leaves[4])
     order = topological_order(out)
     position = {id(node): i for i, node in enumerate(order)}
+    assert len(position) == len(order)
     for node in order:
+        assert node._children
         for child in node._children:
-            assert position[id(child)] < position[id(node)]
+            assert not child._children or position[id(child)] < position[id(node)]
+    # *, +, exp, the constant -1's *, +, and the final *: every operation, no leaf.
+    assert len(order) == 6
     assert order[-1] is out
 
 

@@ -8,7 +8,8 @@ from microgpt_tui.app import MicrogptApp
 
 # Eight letters plus BOS: every next-token probability fits in the top-10 bars.
 TINY_DOCS = ["abba", "cade", "fadge", "hegde", "baggage", "dad", "egg", "cafe", "hedge", "badge"]
-TINY = Config(n_layer=2, n_embd=8, n_head=2, block_size=8, num_steps=500, seed=1)
+# Enough steps that a tiny run, ~1 ms a step, is still training when a test looks at it.
+TINY = Config(n_layer=2, n_embd=8, n_head=2, block_size=8, num_steps=100_000, seed=1)
 
 
 def tiny_app(config=TINY, docs=TINY_DOCS):

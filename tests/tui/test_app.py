@@ -29,10 +29,10 @@ async def test_step_key_advances_the_step_and_changes_the_loss():
     async with app.run_test(size=SIZE) as pilot:
         await step_and_wait(pilot, app)
         first = plain_text(app.query_one(LossPlot))
-        assert "step 1/500" in first
+        assert "step 1/100000" in first
         await step_and_wait(pilot, app)
         second = plain_text(app.query_one(LossPlot))
-        assert "step 2/500" in second
+        assert "step 2/100000" in second
         assert app.loss_history[0] != app.loss_history[1]
         assert f"loss {app.loss_history[1]:.4f}" in second
 

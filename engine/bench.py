@@ -1,0 +1,161 @@
+"""`python -m engine.bench`: the fused engine against the reference per-operation graph.
+
+Everything is measured in this one process, side by side, on the default config, so a noisy
+machine slows every path alike; the ratios are what to read. `--quick` times fewer steps and
+compares fewer losses bit for bit.
+"""
+
+import argparse
+import gc
+import random
+import sys
+import time
+import tracemalloc
+
+from .config import Config
+from .data import load_docs
+from .model import GRAPH_OPS, forward_document, gpt, softmax
+from .sampler import Sampler
+from .trainer import Trainer
+
+
+def recursive_backward(root):
+    """Backward as the reference microgpt does it: a recursive topological sort over every
+    node, leaves included, then the chain rule over all of them."""
+    topo, visited = [], set()
+
+    def build_topo(node):
+        if node not in visited:
+            visited.add(node)
+            for child in node._children:
+                build_topo(child)
+            topo.append(node)
+
+    build_topo(root)
+    root.grad = 1.0
+    for node in reversed(topo):
+        for child, local_grad in zip(node._children, node._local_grads):
+            child.grad += local_grad * node.grad
+
+
+def reference_step(trainer):
+    """One step of the reference design (per-op graph, recursive backward, cyclic GC on),
+    on the trainer's own parameters and Adam state, without building a StepResult."""
+    bos = trainer.tokenizer.bos
+    tokens = (bos, *trainer.tokenizer.encode(trainer.next_document()), bos)
+    forward = forward_document(tokens, trainer.params, trainer.config, GRAPH_OPS)
+    recursive_backward(forward.loss)
+    trainer.adam.update(trainer.param_list, trainer.step_count)
+    trainer.step_count += 1
+    return forward.loss.data
+
+
+PATHS = (
+    ("reference design: per-op graph, recursive backward, GC on",
+     dict(ops=GRAPH_OPS, pause_gc=False), reference_step),
+    ("per-op graph, Value.backward, GC on", dict(ops=GRAPH_OPS, pause_gc=False), Trainer.step),
+    ("per-op graph, Value.backward, GC paused", dict(ops=GRAPH_OPS), Trainer.step),
+    ("fused nodes, GC paused (the Trainer's default)", {}, Trainer.step),
+)
+
+
+def seconds_per_step(step, new_trainer, steps, rounds=3):
+    """Mean time of steps 2..steps+1 (the same documents on every path), best of `rounds`
+    fresh runs: the round least disturbed by the rest of the machine."""
+    means = []
+    for _ in range(rounds):
+        trainer = new_trainer()
+        step(trainer)  # warm up
+        started = time.perf_counter()
+        for _ in range(steps):
+            step(trainer)
+        means.append((time.perf_counter() - started) / steps)
+    return min(means)
+
+
+def peak_mb_of_one_step(step, trainer):
+    gc.collect()
+    tracemalloc.start()
+    step(trainer)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak / 2**20
+
+
+def graph_sample(trainer, rng, temperature):
+    """One name drawn the reference way: the Value graph forward, token by token."""
+    config, tokenizer = trainer.config, trainer.tokenizer
+    kv_cache = [[] for _ in range(config.n_layer)]
+    token, text = tokenizer.bos, []
+    for pos in range(config.block_size):
+        logits, _ = gpt(token, pos, kv_cache, trainer.params, config, GRAPH_OPS)
+        probs = softmax([z * temperature**-1 for z in logits], GRAPH_OPS)
+        token = rng.choices(range(tokenizer.vocab_size), weights=[p.data for p in probs])[0]
+        if token == tokenizer.bos:
+            break
+        text.append(tokenizer.chars[token])
+    return "".join(text)
+
+
+def names_per_second(draw, seconds=2.0):
+    count, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        draw()
+        count += 1
+    return count / (time.perf_counter() - started)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m engine.bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true",
+                        help="time 5 steps a round and compare 50 losses")
+    args = parser.parse_args(argv)
+    steps = 5 if args.quick else 20
+    parity_steps = 50 if args.quick else Config().num_steps
+    docs = load_docs()
+    # The reference's recursive walk goes as deep as the graph; give it room, as it needs.
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 20_000))
+
+    rows = []
+    for name, options, step in PATHS:
+        def new_trainer(options=options):
+            return Trainer(Config(), docs, **options)
+
+        rows.append((name, seconds_per_step(step, new_trainer, steps),
+                     peak_mb_of_one_step(step, new_trainer())))
+    baseline = rows[0][1]
+
+    fused_run = Trainer(Config(), docs)
+    started = time.perf_counter()
+    fused_losses = [fused_run.step().loss for _ in range(Config().num_steps)]
+    full_run_seconds = time.perf_counter() - started
+
+    sampler = Sampler(fused_run.weights(), fused_run.tokenizer, fused_run.config,
+                      temperature=0.5, seed=1)
+    float_names = names_per_second(sampler.sample)
+    rng = random.Random(1)
+    graph_names = names_per_second(lambda: graph_sample(fused_run, rng, 0.5))
+
+    plain_run = Trainer(Config(), docs, ops=GRAPH_OPS)
+    same = all(plain_run.step().loss == loss for loss in fused_losses[:parity_steps])
+
+    print(f"default config, steps 2-{steps + 1} of a fresh run, best of 3 runs per path, "
+          "one process")
+    print()
+    print("| training step | s/step | speed-up | peak MB in a step |")
+    print("| --- | ---: | ---: | ---: |")
+    for name, seconds, peak in rows:
+        print(f"| {name} | {seconds:.4f} | {baseline / seconds:.1f}x | {peak:.1f} |")
+    print()
+    print("| sampling after 1,000 steps, temperature 0.5 | names/s |")
+    print("| --- | ---: |")
+    print(f"| Value graph forward (reference design) | {graph_names:.0f} |")
+    print(f"| float forward (Sampler) | {float_names:.0f} |")
+    print()
+    print(f"full 1,000-step training run, fused path: {full_run_seconds:.1f} s")
+    print(f"losses of the first {parity_steps} steps bit-identical, fused vs per-op graph: "
+          f"{'yes' if same else 'NO'}")
+
+
+if __name__ == "__main__":
+    main()

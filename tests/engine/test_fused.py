@@ -1,0 +1,98 @@
+"""The fused graph is an optimisation of the same math: equal to the per-op graph bit for bit."""
+
+import random
+import subprocess
+import sys
+
+import pytest
+
+from engine import FUSED_OPS, GRAPH_OPS, Config, Trainer, Value
+from engine.fused import dot, linear, shifted_exp, total
+from tests.engine.conftest import TINY, TINY_DOCS
+from tests.engine.test_cli import REFERENCE_LOG
+
+
+def record_grads(trainer):
+    """Make `trainer` keep every parameter's grad of each step (Adam zeroes them)."""
+    recorded = []
+    update = trainer.adam.update
+
+    def recording_update(params, step):
+        recorded.append([p.grad for p in params])
+        return update(params, step)
+
+    trainer.adam.update = recording_update
+    return recorded
+
+
+@pytest.mark.parametrize("config, docs", [(TINY, TINY_DOCS), (Config(), None)],
+                         ids=["tiny", "default"])
+def test_fused_and_per_op_graphs_agree_bit_for_bit_for_20_steps(config, docs, names):
+    docs = docs or names
+    plain = Trainer(config, docs, ops=GRAPH_OPS)
+    fused = Trainer(config, docs, ops=FUSED_OPS)
+    plain_grads, fused_grads = record_grads(plain), record_grads(fused)
+    for _ in range(20):
+        a, b = plain.step(), fused.step()
+        assert a.loss == b.loss
+        assert a.position_losses == b.position_losses
+        assert a.kv_grads == b.kv_grads
+        assert plain_grads[-1] == fused_grads[-1]
+        assert any(grad != 0 for grad in fused_grads[-1])
+    assert plain.weights() == fused.weights()
+
+
+def test_fused_graph_has_far_fewer_nodes(names):
+    plain = Trainer(Config(), names, ops=GRAPH_OPS).step()
+    fused = Trainer(Config(), names, ops=FUSED_OPS).step()
+    assert fused.graph_size * 10 < plain.graph_size
+
+
+def numeric_grads(f, xs, h=1e-6):
+    grads = []
+    for i in range(len(xs)):
+        up, down = list(xs), list(xs)
+        up[i] += h
+        down[i] -= h
+        grads.append((f(up) - f(down)) / (2 * h))
+    return grads
+
+
+def check_against_finite_differences(build, n):
+    """`build(values)` returns one node; its grads must match central differences."""
+    rng = random.Random(n)
+    xs = [rng.uniform(-2, 2) for _ in range(n)]
+    leaves = [Value(x) for x in xs]
+    # A product of the node with a second-order term makes every leaf's grad nontrivial.
+    out = build(leaves)
+    (out * out).backward()
+    numeric = numeric_grads(lambda ys: build([Value(y) for y in ys]).data ** 2, xs)
+    assert [leaf.grad for leaf in leaves] == pytest.approx(numeric, rel=1e-5, abs=1e-7)
+
+
+def test_fused_dot_grads_match_finite_differences():
+    check_against_finite_differences(lambda v: dot(v[:4], v[4:]), 8)
+
+
+def test_fused_sum_of_squares_grads_match_finite_differences():
+    check_against_finite_differences(lambda v: dot(v, v), 5)
+
+
+def test_fused_linear_grads_match_finite_differences():
+    def build(v):
+        x, w = v[:3], [v[3:6], v[6:9]]
+        rows = linear(x, w)
+        return rows[0] * rows[1] + rows[1]
+
+    check_against_finite_differences(build, 9)
+
+
+def test_fused_total_and_shifted_exp_grads_match_finite_differences():
+    check_against_finite_differences(lambda v: total(shifted_exp(x, 0.5) for x in v) * v[0], 4)
+
+
+def test_full_default_run_reproduces_the_reference_log():
+    proc = subprocess.run([sys.executable, "-m", "engine"], capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == REFERENCE_LOG.read_text()
