@@ -1,11 +1,13 @@
 """MicrogptApp: the panes, the keys, and the training worker behind them."""
 
+import gc
 import random
+import sys
 
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, ScrollableContainer, Vertical, VerticalScroll
 from textual.reactive import reactive
 from textual.widgets import Footer, Header, Static
 from textual.worker import get_current_worker
@@ -28,6 +30,10 @@ from .widgets.sampling import SamplingView
 
 MIN_TEMPERATURE, MAX_TEMPERATURE, TEMPERATURE_STEP = 0.1, 2.0, 0.1
 MIN_WIDTH, MIN_HEIGHT = 80, 24
+# The training thread never waits on I/O, so it keeps the GIL until Python forces a switch;
+# at the default 5 ms every redraw the UI thread does is stretched several times over, and
+# keys waited 100+ ms. At 1 ms the UI answers keys in a few ms while training runs.
+GIL_SWITCH_INTERVAL = 0.001
 
 
 class MicrogptApp(App):
@@ -89,7 +95,7 @@ class MicrogptApp(App):
                 with VerticalScroll(id="sampling", classes="pane"):
                     yield SamplingView(self.tokenizer, id="sampling-view").data_bind(
                         MicrogptApp.layer, MicrogptApp.head)
-                with Vertical(id="kv-cache", classes="pane"):
+                with ScrollableContainer(id="kv-cache", classes="pane"):
                     yield KVCacheTable(id="kv-table").data_bind(
                         MicrogptApp.layer, MicrogptApp.head)
         yield Static(id="too-small")
@@ -103,6 +109,10 @@ class MicrogptApp(App):
         plot.num_steps = config.num_steps
         plot.vocab_size = self.tokenizer.vocab_size
         self.update_titles()
+        sys.setswitchinterval(GIL_SWITCH_INTERVAL)
+        # What is alive now (the dataset, the parameters, the widgets) lives as long as the
+        # app; freezing it spares every later full collection from rescanning it mid-frame.
+        gc.freeze()
         self.run_training()
 
     @work(thread=True, exclusive=True, group="training")
@@ -210,6 +220,8 @@ class MicrogptApp(App):
         if events:
             self.query_one(AttentionMap).view = attention_from_sample(events, self.tokenizer)
             self.query_one(KVCacheTable).view = kv_cache_from_sample(events, self.tokenizer)
+            # While sampling, the newest row is the news: keep it in sight.
+            self.query_one("#kv-cache").scroll_end(animate=False)
 
     def action_next_token(self):
         self.sample_tokens(until_done=False)

@@ -1,10 +1,13 @@
-"""The KV cache of the selected layer and head: one key row and one value row per position."""
+"""The KV cache of the selected layer and head: key and value rows for every position."""
 
+from rich.console import Group
 from rich.text import Text
 from textual.reactive import reactive
-from textual.widgets import DataTable
+from textual.widget import Widget
 
 GRAD_STYLE = "dark_orange"
+# Every other position gets a faint band, so a position's k/∂k/v/∂v rows read as one group.
+BAND_STYLE = "on grey11"
 
 
 def signed(x):
@@ -20,39 +23,26 @@ def gradient(g):
     return Text(f" {mantissa}e{int(exponent)}", style=GRAD_STYLE)
 
 
-class KVCacheTable(DataTable):
-    view = reactive(None)
+class KVCacheTable(Widget):
+    """Rows of Rich Text, not a DataTable: it is redrawn up to ten times a second while
+    training, and measuring a DataTable's cells cost the UI thread ~10 ms a frame."""
+
+    DEFAULT_CSS = "KVCacheTable { height: auto; width: auto; }"
+
+    view = reactive(None, layout=True)
     layer = reactive(0)
     head = reactive(0)
 
-    def __init__(self, **kwargs):
-        super().__init__(cursor_type="none", zebra_stripes=True, cell_padding=0, **kwargs)
-
-    def watch_view(self):
-        self.rebuild()
-
-    def watch_layer(self):
-        self.rebuild()
-
-    def watch_head(self):
-        self.rebuild()
-
-    def rebuild(self):
-        self.clear(columns=True)
+    def render(self):
         view = self.view
         if view is None:
-            self.add_column(Text("s fills the cache from a training name, n from a sample",
-                                 style="dim"))
-            return
+            return Text("s fills the cache from a training name, n from a sample", style="dim")
         cache = view.cache[min(self.layer, len(view.cache) - 1)]
         head_dim = len(cache[0][0]) // view.n_head
         head = min(self.head, view.n_head - 1)
         lo, hi = head * head_dim, (head + 1) * head_dim
-        self.add_columns("pos ", "tok")
-        # DataTable measures auto-width columns on idle, so a column with a blank header
-        # could be drawn 0 wide for a frame, hiding the row names; a fixed width cannot.
-        self.add_column("", width=3)
-        self.add_columns(*(f"{j:>6}" for j in range(head_dim)))
+        header = Text("pos tok   " + "".join(f"{j:>6}" for j in range(head_dim)), style="bold")
+        lines = [header]
         grads = None if view.grads is None else view.grads[min(self.layer, len(view.grads) - 1)]
         for pos, (key, value) in enumerate(cache):
             rows = [("k", key, signed), ("v", value, signed)]
@@ -62,10 +52,11 @@ class KVCacheTable(DataTable):
                 rows[1:1] = [("∂k", key_grad, gradient)]
                 rows.append(("∂v", value_grad, gradient))
             for i, (name, vector, show) in enumerate(rows):
-                cells = [f"{pos:>3} ", f" {view.labels[pos]} "] if i == 0 else ["", ""]
-                cells.append(Text(f"{name:>2} ", style="bold"))
-                cells.extend(show(x) for x in vector[lo:hi])
-                self.add_row(*cells)
-        if view.grads is None:
-            # While sampling, the newest row is the news: keep it in sight.
-            self.scroll_end(animate=False)
+                line = Text(f"{pos:>3}  {view.labels[pos]} " if i == 0 else " " * 7)
+                line.append(f"{name:>2} ", style="bold")
+                for x in vector[lo:hi]:
+                    line.append_text(show(x))
+                if pos % 2:
+                    line.stylize(BAND_STYLE)
+                lines.append(line)
+        return Group(*lines)

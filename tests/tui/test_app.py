@@ -111,8 +111,9 @@ async def test_next_token_grows_the_sample_by_one_and_bars_sum_to_100_percent():
         assert len(percents) == app.tokenizer.vocab_size
         assert abs(sum(percents) - 100) < 1.0
         assert math.isclose(sum(events[-1].probs), 1.0)
-        kv_rows = app.query_one(KVCacheTable).row_count
-        assert kv_rows == 2 * len(events)
+        kv_lines = plain_text(app.query_one(KVCacheTable)).splitlines()
+        assert kv_lines[0].split()[:2] == ["pos", "tok"]
+        assert [line.split()[-5] for line in kv_lines[1:]] == ["k", "v"] * len(events)
 
 
 async def test_sample_grows_exactly_one_token_per_keypress():
