@@ -107,10 +107,11 @@ def read_checkpoint(path):
     except UnicodeDecodeError:
         raise ValueError(f"not a microgpt-tui checkpoint (not UTF-8 text): {path}") from None
     except json.JSONDecodeError as error:
-        if error.pos >= len(error.doc.rstrip()):
+        # A cut-off file fails at its very end, or inside a string that never closes.
+        if error.pos >= len(error.doc.rstrip()) or error.msg.startswith("Unterminated"):
             raise ValueError(f"checkpoint is truncated (it ends after {len(raw):,} bytes, "
                              f"mid-JSON): {path}") from None
-        raise ValueError(f"checkpoint is not valid JSON ({error.msg} at line {error.lineno}, "
+        raise ValueError(f"checkpoint is not valid JSON ({error.msg}, line {error.lineno} "
                          f"column {error.colno}): {path}") from None
     if not isinstance(document, dict) or document.get("format") != FORMAT_NAME:
         raise ValueError(f"not a microgpt-tui checkpoint: {path}")

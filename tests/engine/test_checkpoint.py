@@ -121,6 +121,14 @@ def test_a_bad_checkpoint_is_refused_in_one_line(saved, case):
     assert "\n" not in text
 
 
+def test_a_checkpoint_cut_off_anywhere_is_called_truncated(saved):
+    whole = saved.read_bytes()
+    for size in (1, 40, 100, 101, 102, len(whole) // 3, len(whole) // 2, len(whole) - 1):
+        saved.write_bytes(whole[:size])
+        with pytest.raises(ValueError, match="checkpoint is truncated"):
+            read_checkpoint(saved)
+
+
 def test_a_dataset_with_other_characters_is_named(saved):
     docs = [doc.replace("v", "") for doc in TINY_DOCS] + ["zoë"]
     with pytest.raises(ValueError) as caught:
