@@ -44,6 +44,7 @@ def save_checkpoint(path, trainer, loss_history):
     A ValueError says in one line why the file could not be written.
     """
     path = Path(path)
+    check_save_path(path)
     document = {
         "format": FORMAT_NAME,
         "version": FORMAT_VERSION,

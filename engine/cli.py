@@ -69,8 +69,8 @@ def add_config_arguments(parser):
                         help="continue from this checkpoint (its settings and vocabulary; "
                              "--data must have the same characters)")
     parser.add_argument("--save", metavar="PATH",
-                        help="write a checkpoint here after training (microgpt-tui: when "
-                             f"you press w; default {DEFAULT_CHECKPOINT})")
+                        help="write a checkpoint here after training; in microgpt-tui, "
+                             f"where w saves (default there: {DEFAULT_CHECKPOINT})")
 
 
 # Every Config field that has a flag, with the args attribute argparse stores it under.

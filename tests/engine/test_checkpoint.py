@@ -183,9 +183,9 @@ def test_a_failed_save_leaves_the_old_checkpoint_and_no_temp_file(saved, monkeyp
 
 
 @pytest.mark.parametrize("target, message", [
-    ("a-file/run.json", "Not a directory"),
-    ("no/such/dir/run.json", "No such file or directory"),
-    (".", "Is a directory"),
+    ("a-file/run.json", "a-file is not a directory"),
+    ("no/such/dir/run.json", "dir does not exist"),
+    (".", "it is a directory"),
 ])
 def test_saving_where_no_file_can_be_written_says_why(tmp_path, target, message):
     (tmp_path / "a-file").write_text("not a directory")
