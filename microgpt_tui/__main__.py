@@ -5,10 +5,11 @@ import socket
 import sys
 from pathlib import Path
 
-from engine import Trainer, default_dataset_path, load_docs
+from engine import default_dataset_path
+from engine.checkpoint import DEFAULT_CHECKPOINT, check_save_path
 from engine.cli import build_parser as build_engine_parser
-from engine.cli import config_from_args, whole_number
 from engine.cli import main as engine_main
+from engine.cli import trainer_from_args, whole_number
 
 from . import __version__
 
@@ -33,12 +34,14 @@ def build_parser():
 
 def build_app(args):
     """The app for parsed arguments; a ValueError says in one line what is wrong."""
-    config = config_from_args(args)
-    docs = load_docs(args.data)
+    checkpoint_path = args.save or DEFAULT_CHECKPOINT
+    check_save_path(checkpoint_path)
+    trainer, loss_history = trainer_from_args(args)
     from .app import MicrogptApp  # Textual loads only once the arguments are good
 
     name = Path(args.data).name if args.data else default_dataset_path().name
-    return MicrogptApp(Trainer(config, docs), dataset_name=name, temperature=args.temperature)
+    return MicrogptApp(trainer, dataset_name=name, temperature=args.temperature,
+                       loss_history=loss_history, checkpoint_path=checkpoint_path)
 
 
 def serve(args, argv):

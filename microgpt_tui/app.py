@@ -3,6 +3,7 @@
 import gc
 import random
 import sys
+from pathlib import Path
 
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
@@ -13,10 +14,11 @@ from textual.widgets import Footer, Header, Static
 from textual.worker import get_current_worker
 
 from engine import Sampler
+from engine.checkpoint import DEFAULT_CHECKPOINT
 
-from .messages import Stepped, TrainingStateChanged
+from .messages import CheckpointFailed, CheckpointSaved, Stepped, TrainingStateChanged
 from .screens.help import HelpScreen
-from .training import Command, TrainingLoop
+from .training import Command, SaveCheckpoint, TrainingLoop
 from .views import (
     attention_from_sample,
     attention_from_step,
@@ -56,6 +58,9 @@ class MicrogptApp(App):
         Binding("question_mark", "help", "help", key_display="?", tooltip="This help"),
         Binding("q", "quit", "quit", tooltip="Quit (also ctrl+c)"),
         Binding("r", "restart_sample", "restart", tooltip="Start a new sample"),
+        # Not in the footer, which is full at 80 columns; the help and the palette list it.
+        Binding("w", "save_checkpoint", "save checkpoint", show=False,
+                tooltip=f"Save a checkpoint (to --save PATH, else {DEFAULT_CHECKPOINT})"),
         # Learners press ctrl+c to leave a terminal program; Textual would only explain ctrl+q.
         Binding("ctrl+c", "quit", "quit", show=False, priority=True),
     ]
@@ -66,7 +71,8 @@ class MicrogptApp(App):
     temperature = reactive(0.5)
     running = reactive(False)
 
-    def __init__(self, trainer, dataset_name="names.txt", temperature=0.5):
+    def __init__(self, trainer, dataset_name="names.txt", temperature=0.5, loss_history=(),
+                 checkpoint_path=DEFAULT_CHECKPOINT):
         super().__init__()
         self.set_reactive(MicrogptApp.temperature, self.clamp_temperature(temperature))
         self.trainer = trainer  # touched only by the training worker once it starts
@@ -75,9 +81,12 @@ class MicrogptApp(App):
         self.dataset_name = dataset_name
         self.n_docs = len(trainer.docs)
         self.num_params = trainer.num_params
-        self.loss_history = []
+        self.loss_history = list(loss_history)  # a loaded checkpoint's losses come first
+        # The learning rate of the last step taken, until the next step reports its own.
+        self.resumed_lr = trainer.adam.lr_at(trainer.step_count - 1) if loss_history else 0.0
+        self.checkpoint_path = Path(checkpoint_path)
         self.last_result = None
-        self.training = TrainingLoop(trainer, self.post_message)
+        self.training = TrainingLoop(trainer, self.post_message, loss_history)
         self.sampler_rng = random.Random(self.config.seed)
         self.sampler = None
         self.sample_events = ()
@@ -108,6 +117,9 @@ class MicrogptApp(App):
         plot = self.query_one(LossPlot)
         plot.num_steps = config.num_steps
         plot.vocab_size = self.tokenizer.vocab_size
+        if self.loss_history:
+            plot.losses, plot.lr = tuple(self.loss_history), self.resumed_lr
+            self.notify(f"Continuing from a checkpoint at step {len(self.loss_history)}.")
         self.update_titles()
         sys.setswitchinterval(GIL_SWITCH_INTERVAL)
         # What is alive now (the dataset, the parameters, the widgets) lives as long as the
@@ -193,6 +205,18 @@ class MicrogptApp(App):
             self.notify(message.reason, severity="warning", timeout=8)
         elif message.finished and not message.running:
             self.notify(f"Training finished: {self.config.num_steps} steps.")
+
+    # Checkpoints --------------------------------------------------------------------------
+
+    def action_save_checkpoint(self):
+        # The worker owns the trainer: it saves between two steps and reports back.
+        self.training.send(SaveCheckpoint(str(self.checkpoint_path)))
+
+    def on_checkpoint_saved(self, message: CheckpointSaved):
+        self.notify(f"Saved step {message.step} to {Path(message.path).absolute()}")
+
+    def on_checkpoint_failed(self, message: CheckpointFailed):
+        self.notify(message.reason, severity="error", timeout=10)
 
     # Sampling -----------------------------------------------------------------------------
 

@@ -22,3 +22,18 @@ class TrainingStateChanged(Message):
     running: bool
     finished: bool
     reason: str = ""
+
+
+@dataclass
+class CheckpointSaved(Message):
+    """The worker wrote a checkpoint of step `step` to `path`."""
+
+    path: str
+    step: int
+
+
+@dataclass
+class CheckpointFailed(Message):
+    """The worker could not write a checkpoint; `reason` is one line saying why."""
+
+    reason: str

@@ -8,10 +8,13 @@ posting messages that carry frozen `StepResult`s, so no widget ever sees a live 
 import math
 import queue
 import time
+from dataclasses import dataclass
 from enum import Enum
 from types import MappingProxyType
 
-from .messages import Stepped, TrainingStateChanged
+from engine.checkpoint import save_checkpoint
+
+from .messages import CheckpointFailed, CheckpointSaved, Stepped, TrainingStateChanged
 
 
 class Command(Enum):
@@ -21,6 +24,14 @@ class Command(Enum):
     STOP = "stop"
 
 
+@dataclass(frozen=True)
+class SaveCheckpoint:
+    """A command: write a checkpoint to `path`. The loop does it between two steps, so the
+    file is one consistent state and no other thread ever reads the trainer."""
+
+    path: str
+
+
 class TrainingLoop:
     # While running, the UI is told at most this often (in seconds): redraws are throttled,
     # training is not.
@@ -28,8 +39,9 @@ class TrainingLoop:
     # How long an idle loop waits for a command before it looks at cancellation again.
     IDLE_POLL = 0.05
 
-    def __init__(self, trainer, post_message):
+    def __init__(self, trainer, post_message, loss_history=()):
         self.trainer = trainer
+        self.loss_history = list(loss_history)  # every step's loss, saved with checkpoints
         self.weights = MappingProxyType(trainer.weights())
         self._post = post_message
         self._commands = queue.SimpleQueue()
@@ -51,6 +63,8 @@ class TrainingLoop:
                 command = None
             if command is Command.STOP:
                 break
+            if isinstance(command, SaveCheckpoint):
+                self._save(command.path)
             if command is Command.PAUSE and self._running:
                 self._set_running(False)
             elif command is Command.RUN and not self._running:
@@ -66,6 +80,7 @@ class TrainingLoop:
                 if time.monotonic() - self._last_report >= self.REPORT_INTERVAL:
                     self._report()
         self._report()
+        self._save_pending()
 
     def _step(self):
         try:
@@ -76,6 +91,7 @@ class TrainingLoop:
             self._diverged(f"step {self.trainer.step_count + 1} failed ({error})")
             return
         self.weights = MappingProxyType(self.trainer.weights())
+        self.loss_history.append(result.loss)
         self._unreported.append(result.loss)
         self._latest = result
         if not math.isfinite(result.loss):
@@ -84,6 +100,25 @@ class TrainingLoop:
         elif self.trainer.finished and self._running:
             self._report()
             self._set_running(False)
+
+    def _save(self, path):
+        self._report()  # so the loss pane shows the step being saved
+        try:
+            save_checkpoint(path, self.trainer, self.loss_history)
+        except ValueError as error:
+            self._post(CheckpointFailed(str(error)))
+        else:
+            self._post(CheckpointSaved(str(path), self.trainer.step_count))
+
+    def _save_pending(self):
+        # A save asked for just before quitting still happens: w was pressed for a reason.
+        while True:
+            try:
+                command = self._commands.get_nowait()
+            except queue.Empty:
+                return
+            if isinstance(command, SaveCheckpoint):
+                self._save(command.path)
 
     def _diverged(self, what):
         self._running = False

@@ -23,12 +23,13 @@ PANES = (
 
 
 def key_table(app, bindings):
-    """Every shown key with its long description (hidden twins are described by it)."""
+    """Every shown key with its long description (hidden twins are described by it), and
+    hidden keys that have a tooltip of their own."""
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold dark_orange", no_wrap=True)
     table.add_column()
     for binding in bindings:
-        if binding.show:
+        if binding.show or binding.tooltip:
             table.add_row(Text(app.get_key_display(binding)),
                           Text(binding.tooltip or binding.description))
     table.add_row(Text("ctrl+p"), Text("Command palette: every action by name"))
