@@ -46,18 +46,18 @@ class MicrogptApp(App):
         Binding("s", "step", "step", tooltip="Take one training step"),
         Binding("space", "toggle_run", "run", tooltip="Train continuously, or pause"),
         Binding("n", "next_token", "next", tooltip="Sample the next letter"),
-        Binding("enter", "finish_sample", "finish", tooltip="Sample to the end of the name"),
-        Binding("plus,equals_sign", "temperature(1)", "temp", key_display="+/-",
+        Binding("enter", "finish_sample", "end", tooltip="Sample to the end of the name"),
+        Binding("plus,equals_sign", "temperature(1)", "temp", key_display="±",
                 tooltip="Temperature up (+) or down (-), 0.1 to 2.0"),
         Binding("minus", "temperature(-1)", "temperature down", show=False),
         Binding("right_square_bracket", "head(1)", "head", key_display="[/]",
                 tooltip="Next (]) or previous ([) attention head"),
         Binding("left_square_bracket", "head(-1)", "previous head", show=False),
         Binding("l", "next_layer", "layer", tooltip="Next layer"),
-        Binding("a", "toggle_all_heads", "heads", tooltip="All heads side by side"),
+        Binding("a", "toggle_all_heads", "all", tooltip="All heads side by side"),
         Binding("question_mark", "help", "help", key_display="?", tooltip="This help"),
         Binding("q", "quit", "quit", tooltip="Quit (also ctrl+c)"),
-        Binding("r", "restart_sample", "restart", tooltip="Start a new sample"),
+        Binding("r", "restart_sample", "new", tooltip="Start a new sample"),
         # Not in the footer, which is full at 80 columns; the help and the palette list it.
         Binding("w", "save_checkpoint", "save checkpoint", show=False,
                 tooltip=f"Save a checkpoint (to --save PATH, else {DEFAULT_CHECKPOINT})"),
@@ -286,5 +286,8 @@ class MicrogptApp(App):
         for binding in self.BINDINGS:
             if binding.action in ("help", "quit"):
                 continue
-            yield SystemCommand(binding.description, f"key: {binding.key_display or binding.key}",
+            # Footer descriptions are one word to fit 80 columns; the palette has room for
+            # the whole sentence.
+            yield SystemCommand(binding.tooltip or binding.description,
+                                f"key: {binding.key_display or binding.key}",
                                 lambda action=binding.action: self.run_action(action))

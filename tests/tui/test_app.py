@@ -185,7 +185,8 @@ async def test_command_palette_offers_the_actions():
     app = tiny_app()
     async with app.run_test(size=SIZE):
         titles = {command.title for command in app.get_system_commands(app.screen)}
-    assert {"step", "next", "run", "heads"} <= titles
+    assert {"Take one training step", "Sample the next letter",
+            "Train continuously, or pause", "All heads side by side"} <= titles
 
 
 def deep_contains_engine_object(obj):

@@ -134,7 +134,7 @@ async def test_w_is_in_the_help_and_the_command_palette():
     app = app_saving_to("unused.json")
     async with app.run_test(size=SIZE) as pilot:
         titles = {command.title for command in app.get_system_commands(app.screen)}
-        assert "save checkpoint" in titles
+        assert "Save a checkpoint (to --save PATH, else microgpt-checkpoint.json)" in titles
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
         help_text = " ".join(rendered(static.content) for static in app.screen.query("Static"))
