@@ -27,6 +27,9 @@ def build_parser():
                         "(default 127.0.0.1: this machine only)")
     parser.add_argument("--port", type=whole_number(1), default=8000,
                         help="port for --serve (default 8000)")
+    parser.add_argument("--export-dir", metavar="DIR",
+                        help="where e writes its microgpt-export-* folders (default: the "
+                             "working directory)")
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     return parser
 
@@ -38,7 +41,8 @@ def build_app(args):
     from .app import MicrogptApp  # Textual loads only once the arguments are good
 
     name = Path(args.data).name if args.data else default_dataset_path().name
-    return MicrogptApp(Trainer(config, docs), dataset_name=name, temperature=args.temperature)
+    return MicrogptApp(Trainer(config, docs), dataset_name=name, temperature=args.temperature,
+                       export_dir=args.export_dir)
 
 
 def serve(args, argv):

@@ -1,6 +1,8 @@
 """MicrogptApp: the panes, the keys, and the training worker behind them."""
 
 import random
+from datetime import datetime
+from pathlib import Path
 
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
@@ -12,6 +14,7 @@ from textual.worker import get_current_worker
 
 from engine import Sampler
 
+from .export import export_run
 from .messages import Stepped, TrainingStateChanged
 from .screens.help import HelpScreen
 from .training import Command, TrainingLoop
@@ -50,6 +53,8 @@ class MicrogptApp(App):
         Binding("question_mark", "help", "help", key_display="?", tooltip="This help"),
         Binding("q", "quit", "quit", tooltip="Quit (also ctrl+c)"),
         Binding("r", "restart_sample", "restart", tooltip="Start a new sample"),
+        Binding("e", "export", "export",
+                tooltip="Export loss.csv, trace.json (the last step) and screen.svg"),
         # Learners press ctrl+c to leave a terminal program; Textual would only explain ctrl+q.
         Binding("ctrl+c", "quit", "quit", show=False, priority=True),
     ]
@@ -60,7 +65,7 @@ class MicrogptApp(App):
     temperature = reactive(0.5)
     running = reactive(False)
 
-    def __init__(self, trainer, dataset_name="names.txt", temperature=0.5):
+    def __init__(self, trainer, dataset_name="names.txt", temperature=0.5, export_dir=None):
         super().__init__()
         self.set_reactive(MicrogptApp.temperature, self.clamp_temperature(temperature))
         self.trainer = trainer  # touched only by the training worker once it starts
@@ -75,6 +80,7 @@ class MicrogptApp(App):
         self.sampler_rng = random.Random(self.config.seed)
         self.sampler = None
         self.sample_events = ()
+        self.export_dir = export_dir  # None: the working directory at the time of export
 
     def compose(self) -> ComposeResult:
         yield Header(icon="")
@@ -230,6 +236,25 @@ class MicrogptApp(App):
         self.temperature = self.clamp_temperature(self.temperature + direction * TEMPERATURE_STEP)
         if self.sampler is not None:
             self.sampler.temperature = self.temperature
+
+    # Export -------------------------------------------------------------------------------
+
+    def action_export(self):
+        parent = Path(self.export_dir) if self.export_dir is not None else Path.cwd()
+        try:
+            folder = export_run(parent, datetime.now(), tuple(self.loss_history),
+                                self.last_result, self.tokenizer, self.config,
+                                self.export_screenshot())
+        except OSError as error:
+            where = error.filename or parent
+            self.notify(f"Export failed: cannot write {where}: {error.strerror or error}",
+                        severity="error", timeout=10)
+            return
+        if self.last_result is None:
+            self.notify(f"Exported to {folder}/: no step yet, so loss.csv has only its header "
+                        "and there is no trace.json.", timeout=8)
+        else:
+            self.notify(f"Exported step {self.last_result.step} to {folder}/", timeout=8)
 
     # View selection -----------------------------------------------------------------------
 
