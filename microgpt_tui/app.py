@@ -12,7 +12,7 @@ from textual.reactive import reactive
 from textual.widgets import Footer, Header, Static
 from textual.worker import get_current_worker
 
-from engine import Sampler
+from engine import BigramCounts, Sampler, count_truncated
 
 from .export import export_run
 from .messages import Stepped, TrainingStateChanged
@@ -31,6 +31,10 @@ from .widgets.sampling import SamplingView
 
 MIN_TEMPERATURE, MAX_TEMPERATURE, TEMPERATURE_STEP = 0.1, 2.0, 0.1
 MIN_WIDTH, MIN_HEIGHT = 80, 24
+# Datasets up to this many characters are measured (bigram, truncation) before the first frame
+# (names.txt, 228k characters: ~0.05 s); bigger ones in a thread worker, in batches of docs.
+MEASURE_INLINE_CHARS = 2_000_000
+MEASURE_BATCH_DOCS = 100_000
 
 
 class MicrogptApp(App):
@@ -73,6 +77,7 @@ class MicrogptApp(App):
         self.tokenizer = trainer.tokenizer
         self.dataset_name = dataset_name
         self.n_docs = len(trainer.docs)
+        self.docs = tuple(trainer.docs)  # the app's own copy, for the dataset measurements
         self.num_params = trainer.num_params
         self.loss_history = []
         self.last_result = None
@@ -110,11 +115,42 @@ class MicrogptApp(App):
         plot.vocab_size = self.tokenizer.vocab_size
         self.update_titles()
         self.run_training()
+        if sum(map(len, self.docs)) <= MEASURE_INLINE_CHARS:
+            counts = BigramCounts(self.tokenizer, config.block_size)
+            counts.add(self.docs)
+            self.show_dataset_measurements(counts.loss(), count_truncated(self.docs,
+                                                                          config.block_size))
+        else:
+            self.measure_dataset()
 
     @work(thread=True, exclusive=True, group="training")
     def run_training(self):
         worker = get_current_worker()
         self.training.run(lambda: worker.is_cancelled)
+
+    @work(thread=True, exclusive=True, group="dataset")
+    def measure_dataset(self):
+        """Count the bigram baseline batch by batch, so the pane shows progress and a quit
+        does not wait for the whole count."""
+        worker = get_current_worker()
+        plot = self.query_one(LossPlot)
+        counts = BigramCounts(self.tokenizer, self.config.block_size)
+        for start in range(0, len(self.docs), MEASURE_BATCH_DOCS):
+            if worker.is_cancelled:
+                return
+            counts.add(self.docs[start:start + MEASURE_BATCH_DOCS])
+            self.call_from_thread(setattr, plot, "bigram_progress", counts.n_docs / self.n_docs)
+        truncated = count_truncated(self.docs, self.config.block_size)
+        self.call_from_thread(self.show_dataset_measurements, counts.loss(), truncated)
+
+    def show_dataset_measurements(self, bigram, truncated):
+        self.query_one(LossPlot).bigram = bigram
+        if truncated:
+            block_size = self.config.block_size
+            self.notify(f"{truncated:,} of {self.n_docs:,} documents are longer than block_size "
+                        f"{block_size} allows and are truncated: the model learns their first "
+                        f"{block_size} characters, never their end.", severity="warning",
+                        timeout=10)
 
     def on_unmount(self):
         self.training.send(Command.STOP)
