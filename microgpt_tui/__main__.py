@@ -13,6 +13,9 @@ from engine.cli import main as engine_main
 from . import __version__
 
 PROG = "microgpt-tui"
+# Reading, tokenizing and shuffling take about a second per 5 MB before the app can draw
+# anything (50 MB of names: ~10 s), so above this size the terminal says what is going on.
+ANNOUNCE_LOAD_BYTES = 5_000_000
 
 
 def build_parser():
@@ -37,11 +40,15 @@ def build_parser():
 def build_app(args):
     """The app for parsed arguments; a ValueError says in one line what is wrong."""
     config = config_from_args(args)
-    docs = load_docs(args.data)
+    path = Path(args.data) if args.data else default_dataset_path()
+    size = path.stat().st_size if path.is_file() else 0
+    if size > ANNOUNCE_LOAD_BYTES:
+        print(f"{PROG}: loading {path.name} ({size / 1e6:.0f} MB)...", file=sys.stderr,
+              flush=True)
+    docs = load_docs(path)
     from .app import MicrogptApp  # Textual loads only once the arguments are good
 
-    name = Path(args.data).name if args.data else default_dataset_path().name
-    return MicrogptApp(Trainer(config, docs), dataset_name=name, temperature=args.temperature,
+    return MicrogptApp(Trainer(config, docs), dataset_name=path.name, temperature=args.temperature,
                        export_dir=args.export_dir)
 
 

@@ -31,9 +31,10 @@ from .widgets.sampling import SamplingView
 
 MIN_TEMPERATURE, MAX_TEMPERATURE, TEMPERATURE_STEP = 0.1, 2.0, 0.1
 MIN_WIDTH, MIN_HEIGHT = 80, 24
-# Datasets up to this many characters are measured (bigram, truncation) before the first frame
-# (names.txt, 228k characters: ~0.05 s); bigger ones in a thread worker, in batches of docs.
-MEASURE_INLINE_CHARS = 2_000_000
+# Datasets with at most this many letter pairs to count (docs x block_size bounds it) are
+# measured (bigram, truncation) before the first frame (names.txt: 512k, ~0.05 s); bigger
+# ones in a thread worker, in batches of documents.
+MEASURE_INLINE_PAIRS = 2_000_000
 MEASURE_BATCH_DOCS = 100_000
 
 
@@ -115,7 +116,7 @@ class MicrogptApp(App):
         plot.vocab_size = self.tokenizer.vocab_size
         self.update_titles()
         self.run_training()
-        if sum(map(len, self.docs)) <= MEASURE_INLINE_CHARS:
+        if self.n_docs * config.block_size <= MEASURE_INLINE_PAIRS:
             counts = BigramCounts(self.tokenizer, config.block_size)
             counts.add(self.docs)
             self.show_dataset_measurements(counts.loss(), count_truncated(self.docs,

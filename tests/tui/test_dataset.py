@@ -6,6 +6,7 @@ import sys
 import pytest
 
 from engine import Config, Tokenizer, Trainer, bigram_loss
+from microgpt_tui import __main__ as tui_main
 from microgpt_tui import app as app_module
 from microgpt_tui.app import MicrogptApp
 from microgpt_tui.widgets.loss import LossPlot
@@ -63,7 +64,7 @@ async def test_a_single_document_dataset_trains_and_samples():
 
 
 async def test_a_big_dataset_is_measured_in_a_worker_while_keys_work(monkeypatch):
-    monkeypatch.setattr(app_module, "MEASURE_INLINE_CHARS", 0)
+    monkeypatch.setattr(app_module, "MEASURE_INLINE_PAIRS", 0)
     monkeypatch.setattr(app_module, "MEASURE_BATCH_DOCS", 3)
     config = Config(n_layer=1, n_embd=8, n_head=2, block_size=5, num_steps=100)
     app = tiny_app(config)
@@ -85,6 +86,17 @@ async def test_the_counting_progress_is_shown_until_the_bigram_is_known():
         plot.bigram, plot.bigram_progress = None, 0.4
         await pilot.pause()
         assert "╌ bigram counting 40%" in plain_text(plot)
+
+
+def test_a_big_dataset_is_announced_before_the_app_starts(tmp_path, monkeypatch, capsys):
+    data = tmp_path / "words.txt"
+    data.write_text("ab\nba\n")
+    monkeypatch.setattr(tui_main, "ANNOUNCE_LOAD_BYTES", data.stat().st_size - 1)
+    tui_main.build_app(tui_main.build_parser().parse_args(["--data", str(data)]))
+    assert capsys.readouterr().err == "microgpt-tui: loading words.txt (0 MB)...\n"
+    monkeypatch.setattr(tui_main, "ANNOUNCE_LOAD_BYTES", data.stat().st_size)
+    tui_main.build_app(tui_main.build_parser().parse_args(["--data", str(data)]))
+    assert capsys.readouterr().err == ""
 
 
 @pytest.mark.parametrize("case", sorted(BAD_DATASETS))
