@@ -23,7 +23,7 @@ import io
 import json
 import math
 import os
-import tempfile
+import secrets
 from pathlib import Path
 
 from .widgets.loss import MEAN_WINDOW, running_means
@@ -77,7 +77,9 @@ def trace(result, tokenizer, config):
 
 def write_atomically(path, text):
     """Write `text` to `path` through a synced temp file, so `path` is never half written."""
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    # os.open with 0o666 honours the umask (mkstemp would make the export private, 0o600).
+    handle = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as file:
             file.write(text)
@@ -85,7 +87,7 @@ def write_atomically(path, text):
             os.fsync(file.fileno())
         os.replace(temp, path)
     except BaseException:
-        Path(temp).unlink(missing_ok=True)
+        temp.unlink(missing_ok=True)
         raise
 
 

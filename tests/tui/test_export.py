@@ -1,5 +1,6 @@
 import csv
 import json
+import os
 
 import pytest
 
@@ -115,3 +116,13 @@ def test_a_failed_write_leaves_the_old_file_and_no_temp_file(tmp_path):
         write_atomically(path, "new\n\ud800")  # a lone surrogate fails halfway through
     assert path.read_text() == "old\n"
     assert [p.name for p in tmp_path.iterdir()] == ["loss.csv"]
+
+
+def test_exported_files_get_the_usual_permissions(tmp_path):
+    umask = os.umask(0o022)
+    try:
+        path = tmp_path / "loss.csv"
+        write_atomically(path, "step,loss\n")
+    finally:
+        os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o644
