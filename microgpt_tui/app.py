@@ -12,7 +12,7 @@ from textual.reactive import reactive
 from textual.widgets import Footer, Header, Static
 from textual.worker import get_current_worker
 
-from engine import BigramCounts, Sampler, count_truncated
+from engine import BigramCounts, Sampler, bigram_loss, count_truncated
 
 from .export import export_run
 from .messages import Stepped, TrainingStateChanged
@@ -117,12 +117,11 @@ class MicrogptApp(App):
         self.update_titles()
         self.run_training()
         if self.n_docs * config.block_size <= MEASURE_INLINE_PAIRS:
-            counts = BigramCounts(self.tokenizer, config.block_size)
-            counts.add(self.docs)
-            self.show_dataset_measurements(counts.loss(), count_truncated(self.docs,
-                                                                          config.block_size))
+            self.show_dataset_measurements(
+                bigram_loss(self.docs, self.tokenizer, config.block_size),
+                count_truncated(self.docs, config.block_size))
         else:
-            self.measure_dataset()
+            self.measure_dataset(plot)
 
     @work(thread=True, exclusive=True, group="training")
     def run_training(self):
@@ -130,11 +129,10 @@ class MicrogptApp(App):
         self.training.run(lambda: worker.is_cancelled)
 
     @work(thread=True, exclusive=True, group="dataset")
-    def measure_dataset(self):
+    def measure_dataset(self, plot):
         """Count the bigram baseline batch by batch, so the pane shows progress and a quit
         does not wait for the whole count."""
         worker = get_current_worker()
-        plot = self.query_one(LossPlot)
         counts = BigramCounts(self.tokenizer, self.config.block_size)
         for start in range(0, len(self.docs), MEASURE_BATCH_DOCS):
             if worker.is_cancelled:
