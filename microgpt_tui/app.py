@@ -117,9 +117,8 @@ class MicrogptApp(App):
         self.update_titles()
         self.run_training()
         if self.n_docs * config.block_size <= MEASURE_INLINE_PAIRS:
-            self.show_dataset_measurements(
-                bigram_loss(self.docs, self.tokenizer, config.block_size),
-                count_truncated(self.docs, config.block_size))
+            self.notify_truncated(count_truncated(self.docs, config.block_size))
+            plot.bigram = bigram_loss(self.docs, self.tokenizer, config.block_size)
         else:
             self.measure_dataset(plot)
 
@@ -133,17 +132,17 @@ class MicrogptApp(App):
         """Count the bigram baseline batch by batch, so the pane shows progress and a quit
         does not wait for the whole count."""
         worker = get_current_worker()
+        self.call_from_thread(self.notify_truncated,
+                              count_truncated(self.docs, self.config.block_size))
         counts = BigramCounts(self.tokenizer, self.config.block_size)
         for start in range(0, len(self.docs), MEASURE_BATCH_DOCS):
             if worker.is_cancelled:
                 return
             counts.add(self.docs[start:start + MEASURE_BATCH_DOCS])
             self.call_from_thread(setattr, plot, "bigram_progress", counts.n_docs / self.n_docs)
-        truncated = count_truncated(self.docs, self.config.block_size)
-        self.call_from_thread(self.show_dataset_measurements, counts.loss(), truncated)
+        self.call_from_thread(setattr, plot, "bigram", counts.loss())
 
-    def show_dataset_measurements(self, bigram, truncated):
-        self.query_one(LossPlot).bigram = bigram
+    def notify_truncated(self, truncated):
         if truncated:
             block_size = self.config.block_size
             self.notify(f"{truncated:,} of {self.n_docs:,} documents are longer than block_size "
