@@ -7,10 +7,11 @@ The folder `microgpt-export-YYYYmmdd-HHMMSS/` holds:
 - `trace.json`: the newest training step (absent before the first step). Schema, format 1:
   `format` (1), `config` (every hyperparameter), `vocab` (the label of each token id; BOS is
   "·"), `step`, `num_steps`, `doc`, `tokens` (labels of [BOS] + doc + [BOS]), `token_ids`,
-  `loss`, `position_losses` [pos], `lr`, `attention` [layer][head][query][key] (query q sees
-  keys 0..q), `kv_cache` and `kv_grads` [layer][pos] -> {"key": [...], "value": [...]} (one
-  vector per position, all heads side by side), `probs` [pos][token id]. A non-finite number
-  (a diverged step) is written as null, so the file stays strict JSON.
+  `loss`, `position_losses` [pos] (one per trained position: a document longer than
+  block_size has more tokens than positions), `lr`, `attention` [layer][head][query][key]
+  (query q sees keys 0..q), `kv_cache` and `kv_grads` [layer][pos] -> {"key": [...],
+  "value": [...]} (n_embd numbers each, all heads side by side), `probs` [pos][token id].
+  A non-finite number (a diverged step) is written as null, so the file stays strict JSON.
 - `screen.svg`: the screen as it looked when `e` was pressed.
 
 Everything is taken from the app's immutable snapshots (a StepResult and a tuple of losses),
