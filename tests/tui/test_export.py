@@ -5,6 +5,7 @@ import os
 import pytest
 
 from engine import Trainer
+from microgpt_tui.__main__ import build_app, build_parser
 from microgpt_tui.app import MicrogptApp
 from microgpt_tui.export import write_atomically
 from tests.tui.conftest import TINY, TINY_DOCS, step_and_wait
@@ -26,13 +27,19 @@ def read_loss_csv(path):
 
 
 async def test_e_exports_the_loss_the_last_step_and_the_screen(tmp_path):
-    app = exporting_app(tmp_path)
+    data = tmp_path / "tiny.txt"
+    data.write_text("\n".join(TINY_DOCS))
+    exports = tmp_path / "exports"
+    app = build_app(build_parser().parse_args([
+        "--data", str(data), "--export-dir", str(exports), "--n-layer", str(TINY.n_layer),
+        "--n-embd", str(TINY.n_embd), "--n-head", str(TINY.n_head),
+        "--block-size", str(TINY.block_size)]))
     async with app.run_test(size=SIZE) as pilot:
         await step_and_wait(pilot, app, times=3)
         await pilot.press("e")
         await pilot.pause()
         losses, result = list(app.loss_history), app.last_result
-        (folder,) = tmp_path.glob("microgpt-export-*")
+        (folder,) = exports.glob("microgpt-export-*")
         assert any(str(folder) in message for message, _ in notices(app))
 
     assert sorted(p.name for p in folder.iterdir()) == ["loss.csv", "screen.svg", "trace.json"]
