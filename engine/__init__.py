@@ -3,6 +3,7 @@
 Nothing here imports a third-party package, so the engine runs (and is tested) headless.
 """
 
+from .baseline import BigramCounts, bigram_loss, count_truncated
 from .config import Config
 from .data import Tokenizer, default_dataset_path, load_docs, parse_docs
 from .fused import FUSED_OPS
@@ -16,6 +17,7 @@ __all__ = [
     "FLOAT_OPS",
     "FUSED_OPS",
     "GRAPH_OPS",
+    "BigramCounts",
     "Config",
     "Sampler",
     "StepResult",
@@ -23,6 +25,8 @@ __all__ = [
     "Tokenizer",
     "Trainer",
     "Value",
+    "bigram_loss",
+    "count_truncated",
     "default_dataset_path",
     "forward_document",
     "gpt",

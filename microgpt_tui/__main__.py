@@ -14,6 +14,9 @@ from engine.cli import trainer_from_args, whole_number
 from . import __version__
 
 PROG = "microgpt-tui"
+# Reading, tokenizing and shuffling take about a second per 5 MB before the app can draw
+# anything (50 MB of names: ~10 s), so above this size the terminal says what is going on.
+ANNOUNCE_LOAD_BYTES = 5_000_000
 
 
 def build_parser():
@@ -28,6 +31,9 @@ def build_parser():
                         "(default 127.0.0.1: this machine only)")
     parser.add_argument("--port", type=whole_number(1), default=8000,
                         help="port for --serve (default 8000)")
+    parser.add_argument("--export-dir", metavar="DIR",
+                        help="where e writes its microgpt-export-* folders (default: the "
+                             "working directory)")
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     return parser
 
@@ -36,12 +42,17 @@ def build_app(args):
     """The app for parsed arguments; a ValueError says in one line what is wrong."""
     checkpoint_path = args.save or DEFAULT_CHECKPOINT
     check_save_path(checkpoint_path)
+    path = Path(args.data) if args.data else default_dataset_path()
+    size = path.stat().st_size if path.is_file() else 0
+    if size > ANNOUNCE_LOAD_BYTES:
+        print(f"{PROG}: loading {path.name} ({size / 1e6:.0f} MB)...", file=sys.stderr,
+              flush=True)
     trainer, loss_history = trainer_from_args(args)
     from .app import MicrogptApp  # Textual loads only once the arguments are good
 
-    name = Path(args.data).name if args.data else default_dataset_path().name
-    return MicrogptApp(trainer, dataset_name=name, temperature=args.temperature,
-                       loss_history=loss_history, checkpoint_path=checkpoint_path)
+    return MicrogptApp(trainer, dataset_name=path.name, temperature=args.temperature,
+                       loss_history=loss_history, checkpoint_path=checkpoint_path,
+                       export_dir=args.export_dir)
 
 
 def serve(args, argv):

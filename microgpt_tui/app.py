@@ -3,6 +3,7 @@
 import gc
 import random
 import sys
+from datetime import datetime
 from pathlib import Path
 
 from textual import work
@@ -13,9 +14,10 @@ from textual.reactive import reactive
 from textual.widgets import Footer, Header, Static
 from textual.worker import get_current_worker
 
-from engine import Sampler
+from engine import BigramCounts, Sampler, bigram_loss, count_truncated
 from engine.checkpoint import DEFAULT_CHECKPOINT
 
+from .export import export_run
 from .messages import CheckpointFailed, CheckpointSaved, Stepped, TrainingStateChanged
 from .screens.help import HelpScreen
 from .training import Command, SaveCheckpoint, TrainingLoop
@@ -36,6 +38,11 @@ MIN_WIDTH, MIN_HEIGHT = 80, 24
 # at the default 5 ms every redraw the UI thread does is stretched several times over, and
 # keys waited 100+ ms. At 1 ms the UI answers keys in a few ms while training runs.
 GIL_SWITCH_INTERVAL = 0.001
+# Datasets with at most this many letter pairs to count (docs x block_size bounds it) are
+# measured (bigram, truncation) before the first frame (names.txt: 512k, ~0.05 s); bigger
+# ones in a thread worker, in batches of documents.
+MEASURE_INLINE_PAIRS = 2_000_000
+MEASURE_BATCH_DOCS = 100_000
 
 
 class MicrogptApp(App):
@@ -58,9 +65,12 @@ class MicrogptApp(App):
         Binding("question_mark", "help", "help", key_display="?", tooltip="This help"),
         Binding("q", "quit", "quit", tooltip="Quit (also ctrl+c)"),
         Binding("r", "restart_sample", "new", tooltip="Start a new sample"),
-        # Not in the footer, which is full at 80 columns; the help and the palette list it.
+        # w and e are not in the footer, which is full at 80 columns; the help and the palette
+        # list them.
         Binding("w", "save_checkpoint", "save checkpoint", show=False,
                 tooltip=f"Save a checkpoint (to --save PATH, else {DEFAULT_CHECKPOINT})"),
+        Binding("e", "export", "export", show=False,
+                tooltip="Export loss.csv, trace.json (the last step) and screen.svg"),
         # Learners press ctrl+c to leave a terminal program; Textual would only explain ctrl+q.
         Binding("ctrl+c", "quit", "quit", show=False, priority=True),
     ]
@@ -72,7 +82,7 @@ class MicrogptApp(App):
     running = reactive(False)
 
     def __init__(self, trainer, dataset_name="names.txt", temperature=0.5, loss_history=(),
-                 checkpoint_path=DEFAULT_CHECKPOINT):
+                 checkpoint_path=DEFAULT_CHECKPOINT, export_dir=None):
         super().__init__()
         self.set_reactive(MicrogptApp.temperature, self.clamp_temperature(temperature))
         self.trainer = trainer  # touched only by the training worker once it starts
@@ -80,6 +90,7 @@ class MicrogptApp(App):
         self.tokenizer = trainer.tokenizer
         self.dataset_name = dataset_name
         self.n_docs = len(trainer.docs)
+        self.docs = tuple(trainer.docs)  # the app's own copy, for the dataset measurements
         self.num_params = trainer.num_params
         self.loss_history = list(loss_history)  # a loaded checkpoint's losses come first
         # The learning rate of the last step taken, until the next step reports its own.
@@ -90,6 +101,7 @@ class MicrogptApp(App):
         self.sampler_rng = random.Random(self.config.seed)
         self.sampler = None
         self.sample_events = ()
+        self.export_dir = export_dir  # None: the working directory at the time of export
 
     def compose(self) -> ComposeResult:
         yield Header(icon="")
@@ -126,11 +138,39 @@ class MicrogptApp(App):
         # app; freezing it spares every later full collection from rescanning it mid-frame.
         gc.freeze()
         self.run_training()
+        if self.n_docs * config.block_size <= MEASURE_INLINE_PAIRS:
+            self.notify_truncated(count_truncated(self.docs, config.block_size))
+            plot.bigram = bigram_loss(self.docs, self.tokenizer, config.block_size)
+        else:
+            self.measure_dataset(plot)
 
     @work(thread=True, exclusive=True, group="training")
     def run_training(self):
         worker = get_current_worker()
         self.training.run(lambda: worker.is_cancelled)
+
+    @work(thread=True, exclusive=True, group="dataset")
+    def measure_dataset(self, plot):
+        """Count the bigram baseline batch by batch, so the pane shows progress and a quit
+        does not wait for the whole count."""
+        worker = get_current_worker()
+        self.call_from_thread(self.notify_truncated,
+                              count_truncated(self.docs, self.config.block_size))
+        counts = BigramCounts(self.tokenizer, self.config.block_size)
+        for start in range(0, len(self.docs), MEASURE_BATCH_DOCS):
+            if worker.is_cancelled:
+                return
+            counts.add(self.docs[start:start + MEASURE_BATCH_DOCS])
+            self.call_from_thread(setattr, plot, "bigram_progress", counts.n_docs / self.n_docs)
+        self.call_from_thread(setattr, plot, "bigram", counts.loss())
+
+    def notify_truncated(self, truncated):
+        if truncated:
+            block_size = self.config.block_size
+            self.notify(f"{truncated:,} of {self.n_docs:,} documents are longer than block_size "
+                        f"{block_size} allows and are truncated: the model learns their first "
+                        f"{block_size} characters, never their end.", severity="warning",
+                        timeout=10)
 
     def on_unmount(self):
         self.training.send(Command.STOP)
@@ -266,6 +306,25 @@ class MicrogptApp(App):
         self.temperature = self.clamp_temperature(self.temperature + direction * TEMPERATURE_STEP)
         if self.sampler is not None:
             self.sampler.temperature = self.temperature
+
+    # Export -------------------------------------------------------------------------------
+
+    def action_export(self):
+        parent = Path(self.export_dir) if self.export_dir is not None else Path.cwd()
+        try:
+            folder = export_run(parent, datetime.now(), tuple(self.loss_history),
+                                self.last_result, self.tokenizer, self.config,
+                                self.export_screenshot())
+        except OSError as error:
+            where = error.filename or parent
+            self.notify(f"Export failed: cannot write {where}: {error.strerror or error}",
+                        severity="error", timeout=10)
+            return
+        if self.last_result is None:
+            self.notify(f"Exported to {folder}/: no step yet, so loss.csv has only its header "
+                        "and there is no trace.json.", timeout=8)
+        else:
+            self.notify(f"Exported step {self.last_result.step} to {folder}/", timeout=8)
 
     # View selection -----------------------------------------------------------------------
 

@@ -10,8 +10,9 @@ from textual.widgets import Static
 
 PANES = (
     ("Loss", "each bar is one training step's loss (mean next-letter surprise over one "
-             "name); the orange line is the running mean; the dotted line is ln(vocab), the "
-             "loss of guessing uniformly."),
+             "name); orange: the running mean; dotted yellow: ln(vocab), the loss of "
+             "guessing uniformly; dashed green: counting letter pairs (bigram); below it, "
+             "the model beats counting."),
     ("Attention", "row = the position doing the looking (query), column = a position it "
                   "can see (key); each row sums to 100%. Positions to the right are masked."),
     ("KV cache", "the key (k) and value (v) vectors each position wrote for the selected "

@@ -1,4 +1,8 @@
-"""The loss curve: per-step loss as bars, its running mean, and the uniform-guess line."""
+"""The loss curve: per-step loss as bars, its running mean, and two reference lines.
+
+The references are the loss of a uniform guess, ln(vocab), and the loss of a bigram model
+that only counts letter pairs (engine/baseline.py): below it, the model beats counting.
+"""
 
 import itertools
 import math
@@ -11,7 +15,8 @@ from textual.widget import Widget
 MEAN_WINDOW = 50
 AXIS_WIDTH = 5
 EIGHTHS = " ▁▂▃▄▅▆▇█"
-BAR, MEAN, UNIFORM = "steel_blue", "dark_orange", "yellow"
+BAR, MEAN, UNIFORM, BIGRAM = "steel_blue", "dark_orange", "yellow", "green3"
+UNIFORM_LINE, BIGRAM_LINE = "┄", "╌"
 
 
 def running_means(values, window=MEAN_WINDOW):
@@ -38,6 +43,8 @@ class LossPlot(Widget):
     num_steps = reactive(0)
     lr = reactive(0.0)  # learning rate of the newest step
     vocab_size = reactive(2)
+    bigram = reactive(None)  # the bigram baseline's loss; None while it is being counted
+    bigram_progress = reactive(0.0)  # fraction of documents counted so far
 
     def render(self):
         finite = [x for x in self.losses if math.isfinite(x)]
@@ -55,30 +62,45 @@ class LossPlot(Widget):
         )
         second = Text.assemble(
             ("━", MEAN), f" mean of last {MEAN_WINDOW} " if wide else " mean ", mean, "  ",
-            ("┄", UNIFORM), f" uniform ln {self.vocab_size} = " if wide else " uniform ",
+            (UNIFORM_LINE, UNIFORM), f" uniform ln {self.vocab_size} = " if wide else " uniform ",
             f"{uniform:.4f}",
         )
-        rows = self.size.height - 2
+        if self.bigram is None:
+            bigram = Text.assemble((BIGRAM_LINE, BIGRAM), " bigram counting ",
+                                   f"{self.bigram_progress:.0%}")
+        else:
+            bigram = Text.assemble((BIGRAM_LINE, BIGRAM), f" bigram {self.bigram:.4f}")
+        # The bigram joins the second line when it fits (wide panes), else gets its own.
+        if second.cell_len + 2 + bigram.cell_len <= self.size.width:
+            legend = [second.append("  ").append_text(bigram)]
+        else:
+            legend = [second, bigram]
+        rows = self.size.height - 1 - len(legend)
         if not finite:
-            return Group(first, second, Text("s takes one training step, space trains on.",
-                                             style="dim"))
+            return Group(first, *legend, Text("s takes one training step, space trains on.",
+                                              style="dim"))
         if rows < 1:
-            return Group(first, second)
-        return Group(first, second, *self.plot(finite, uniform, rows))
+            return Group(first, *legend)
+        return Group(first, *legend, *self.plot(finite, uniform, rows))
 
     def plot(self, losses, uniform, rows):
         width = max(1, self.size.width - AXIS_WIDTH)
         bars = bucket(losses, width)
         means = bucket(running_means(losses), width)
-        lo = math.floor(min([*bars, uniform]) * 2) / 2 if bars else 0.0
-        hi = math.ceil(max([*bars, uniform]) * 2) / 2 if bars else math.ceil(uniform)
+        # Both references stay in range, so the learner sees the bigram target from step 1.
+        references = [uniform] if self.bigram is None else [uniform, self.bigram]
+        lo = math.floor(min([*bars, *references]) * 2) / 2
+        hi = math.ceil(max([*bars, *references]) * 2) / 2
         hi = max(hi, lo + 0.5)
         per_row = (hi - lo) / rows
 
         def row_of(value):
             return min(rows - 1, max(0, int((hi - value) / per_row)))
 
-        uniform_row = row_of(uniform)
+        # Where the two reference lines fall on one row, the bigram (the harder one) wins.
+        reference_rows = {row_of(uniform): (UNIFORM_LINE, UNIFORM)}
+        if self.bigram is not None:
+            reference_rows[row_of(self.bigram)] = (BIGRAM_LINE, BIGRAM)
         mean_rows = [row_of(m) for m in means]
         lines = []
         for r in range(rows):
@@ -94,11 +116,12 @@ class LossPlot(Widget):
                 fill = min(1.0, max(0.0, (value - bottom) / per_row))
                 if mean_rows[c] == r:
                     line.append("━", style=f"{MEAN} on {BAR}" if fill == 1.0 else MEAN)
-                elif fill == 0.0 and r == uniform_row:
-                    line.append("┄", style=UNIFORM)
+                elif fill == 0.0 and r in reference_rows:
+                    line.append(*reference_rows[r])
                 else:
                     line.append(EIGHTHS[round(fill * 8)], style=BAR)
-            if r == uniform_row:
-                line.append("┄" * (width - len(bars)), style=UNIFORM)
+            if r in reference_rows:
+                char, style = reference_rows[r]
+                line.append(char * (width - len(bars)), style=style)
             lines.append(line)
         return lines

@@ -1,0 +1,48 @@
+import math
+
+from engine import Tokenizer, load_docs
+from engine.baseline import BigramCounts, bigram_loss, count_truncated
+
+
+def loss_of(docs, block_size=8):
+    return bigram_loss(docs, Tokenizer.from_docs(docs), block_size)
+
+
+def test_bigram_loss_by_hand():
+    # Vocabulary a, b and BOS (·): V = 3. The model sees ·ab· and ·b·, whose pairs are
+    # ·a ab b· and ·b b·. Counts: after ·: a 1, b 1 (2); after a: b 1 (1); after b: · 2 (2).
+    # Add-one: P(a|·) = (1+1)/(2+3) = 2/5, P(b|·) = 2/5, P(b|a) = (1+1)/(1+3) = 1/2,
+    # P(·|b) = (2+1)/(2+3) = 3/5. Each document's mean loss, then the mean over documents:
+    ab = (math.log(5 / 2) + math.log(2) + math.log(5 / 3)) / 3
+    b = (math.log(5 / 2) + math.log(5 / 3)) / 2
+    assert math.isclose(loss_of(["ab", "b"]), (ab + b) / 2, rel_tol=1e-12)
+
+
+def test_pairs_beyond_block_size_are_neither_counted_nor_scored():
+    # block_size 2: of ·abc· the model trains on ·a and ab only. V = 4 (a, b, c, ·), and
+    # each context was seen once: P(a|·) = P(b|a) = (1+1)/(1+4) = 2/5.
+    assert math.isclose(loss_of(["abc"], block_size=2), math.log(5 / 2), rel_tol=1e-12)
+
+
+def test_letters_that_look_like_the_internal_markers_are_ordinary_tokens():
+    # ·xy·, each context seen once with V = 3: every pair has P = (1+1)/(1+3) = 1/2.
+    assert math.isclose(loss_of(["\ue000\ue001"]), math.log(2), rel_tol=1e-12)
+
+
+def test_counting_in_batches_gives_the_same_loss():
+    docs = load_docs()
+    tokenizer = Tokenizer.from_docs(docs)
+    counts = BigramCounts(tokenizer, 16)
+    for start in range(0, len(docs), 5000):
+        counts.add(docs[start:start + 5000])
+    assert math.isclose(counts.loss(), bigram_loss(docs, tokenizer, 16), rel_tol=1e-12)
+
+
+def test_on_names_the_bigram_beats_a_uniform_guess():
+    docs = load_docs()
+    assert 2.0 < loss_of(docs, block_size=16) < math.log(27)
+
+
+def test_count_truncated_counts_documents_whose_end_the_model_never_sees():
+    # block_size 2: ·a· fits (2 positions); ·ab· needs 3 positions, ·abc· 4.
+    assert count_truncated(["abc", "ab", "a"], block_size=2) == 2
