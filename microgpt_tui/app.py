@@ -38,10 +38,6 @@ class MicrogptApp(App):
     BINDINGS = [
         Binding("s", "step", "step", tooltip="Take one training step"),
         Binding("space", "toggle_run", "run", tooltip="Train continuously, or pause"),
-        Binding("S", "stage", "stage", key_display="S",
-                tooltip="Next stage of a step: forward one letter, backward, Adam update"),
-        Binding("u", "undo", "undo",
-                tooltip=f"Undo the last training step (up to {HISTORY_LENGTH})"),
         Binding("n", "next_token", "next", tooltip="Sample the next letter"),
         Binding("enter", "finish_sample", "finish", tooltip="Sample to the end of the name"),
         Binding("plus,equals_sign", "temperature(1)", "temp", key_display="+/-",
@@ -55,6 +51,11 @@ class MicrogptApp(App):
         Binding("question_mark", "help", "help", key_display="?", tooltip="This help"),
         Binding("q", "quit", "quit", tooltip="Quit (also ctrl+c)"),
         Binding("r", "restart_sample", "restart", tooltip="Start a new sample"),
+        # After the older keys, so that an 80-column footer still shows ? and q.
+        Binding("S", "stage", "stage", key_display="S",
+                tooltip="Next stage of a step: forward one letter, backward, Adam update"),
+        Binding("u", "undo", "undo",
+                tooltip=f"Undo the last training step (up to {HISTORY_LENGTH})"),
         # Learners press ctrl+c to leave a terminal program; Textual would only explain ctrl+q.
         Binding("ctrl+c", "quit", "quit", show=False, priority=True),
     ]

@@ -49,7 +49,12 @@ def stage_banner(stage, label):
 
 
 class StagesScreen(Screen):
-    BINDINGS = [Binding("escape", "app.pop_screen", "back", tooltip="Back to the panes")]
+    # The app's S and u, listed here too so this screen's footer shows them first.
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "back", tooltip="Back to the panes"),
+        Binding("S", "app.stage", "next stage", tooltip="Run the next stage of the step"),
+        Binding("u", "app.undo", "undo", tooltip="Drop the step under way, or undo the last"),
+    ]
 
     def __init__(self, tokenizer, config):
         super().__init__()
