@@ -9,8 +9,8 @@ from .data import Tokenizer, default_dataset_path, load_docs, parse_docs
 from .fused import FUSED_OPS
 from .model import FLOAT_OPS, GRAPH_OPS, forward_document, gpt, init_params, param_shapes
 from .sampler import Sampler
-from .trace import StepResult, TokenEvent
-from .trainer import Trainer
+from .trace import StepResult, StepStage, TokenEvent
+from .trainer import StagedStep, Trainer
 from .value import Value
 
 __all__ = [
@@ -20,7 +20,9 @@ __all__ = [
     "BigramCounts",
     "Config",
     "Sampler",
+    "StagedStep",
     "StepResult",
+    "StepStage",
     "TokenEvent",
     "Tokenizer",
     "Trainer",

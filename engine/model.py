@@ -157,7 +157,7 @@ def gpt(token_id, pos_id, kv_cache, params, config, ops):
 class DocumentForward:
     """Everything one pass over a training document computed, as graph nodes."""
 
-    loss: object
+    loss: object  # None until every position is done
     position_losses: list
     logits: list  # [pos][token]
     probs: list  # [pos][token]
@@ -165,17 +165,25 @@ class DocumentForward:
     kv_cache: list  # [layer][pos] -> (key, value)
 
 
+def forward_positions(tokens, params, config, ops):
+    """`forward_document` one position at a time: yields the same, growing DocumentForward
+    after each position; its loss is set before the last yield."""
+    n = min(config.block_size, len(tokens) - 1)
+    forward = DocumentForward(None, [], [], [], [], [[] for _ in range(config.n_layer)])
+    for pos_id in range(n):
+        logits, pos_attention = gpt(tokens[pos_id], pos_id, forward.kv_cache, params, config,
+                                    ops)
+        probs = softmax(logits, ops)
+        forward.position_losses.append(-ops.log(probs[tokens[pos_id + 1]]))
+        forward.logits.append(logits)
+        forward.probs.append(probs)
+        forward.attention.append(pos_attention)
+        if pos_id == n - 1:
+            forward.loss = (1 / n) * ops.total(forward.position_losses)
+        yield forward
+
+
 def forward_document(tokens, params, config, ops):
     """Mean next-token loss over the first min(block_size, len(tokens) - 1) positions."""
-    n = min(config.block_size, len(tokens) - 1)
-    kv_cache = [[] for _ in range(config.n_layer)]
-    position_losses, all_logits, all_probs, attention = [], [], [], []
-    for pos_id in range(n):
-        logits, pos_attention = gpt(tokens[pos_id], pos_id, kv_cache, params, config, ops)
-        probs = softmax(logits, ops)
-        position_losses.append(-ops.log(probs[tokens[pos_id + 1]]))
-        all_logits.append(logits)
-        all_probs.append(probs)
-        attention.append(pos_attention)
-    loss = (1 / n) * ops.total(position_losses)
-    return DocumentForward(loss, position_losses, all_logits, all_probs, attention, kv_cache)
+    *_, forward = forward_positions(tokens, params, config, ops)
+    return forward

@@ -47,3 +47,36 @@ class TokenEvent:
     kv_cache: tuple  # [layer][pos] -> (key vector, value vector), this position included
     text: str  # the sample so far, this token included
     done: bool  # BOS was chosen or the context is full: the sample is finished
+
+
+FORWARD, BACKWARD, UPDATE = "forward", "backward", "update"
+
+
+@dataclass(frozen=True)
+class StepStage:
+    """Where a training step taken stage by stage (`Trainer.staged_step()`) has got to.
+
+    One forward stage per trained position, then backward, then the Adam update. Each record
+    holds everything known so far, so the newest one alone describes the step.
+    """
+
+    kind: str  # FORWARD, BACKWARD or UPDATE
+    number: int  # 1-based number of this stage
+    n_stages: int  # n_positions forward stages + backward + update
+    step: int  # 1-based number of the step being taken
+    doc: str
+    tokens: tuple  # [BOS] + the document's ids + [BOS]
+    n_positions: int  # positions the step trains on
+    position_losses: tuple  # loss at each position computed so far
+    probs: tuple  # [pos][token], positions computed so far
+    kv_cache: tuple  # [layer][pos] -> (key vector, value vector), positions so far
+    loss: float | None = None  # mean over all positions, once the last one is computed
+    kv_grads: tuple | None = None  # [layer][pos] -> (grad of key, grad of value), backward on
+    grad_norms: tuple | None = None  # ((matrix name, L2 norm of its gradient), ...), backward on
+    update_norms: tuple | None = None  # ((matrix name, L2 norm of Adam's change), ...), update
+    lr: float | None = None  # learning rate the update used
+    result: StepResult | None = None  # the finished step (update stage), equal to step()'s
+
+    @property
+    def positions_done(self):
+        return len(self.position_losses)

@@ -3,13 +3,13 @@
 import gc
 import math
 import random
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 from .data import Tokenizer
 from .fused import FUSED_OPS
-from .model import forward_document, init_params
+from .model import forward_document, forward_positions, init_params
 from .optim import Adam
-from .trace import StepResult
+from .trace import BACKWARD, FORWARD, UPDATE, StepResult, StepStage
 from .value import Value
 
 STATE_KEYS = ("step", "params", "adam_m", "adam_v", "rng_state")
@@ -21,6 +21,14 @@ def floats(nodes):
 
 def grads(nodes):
     return tuple(node.grad for node in nodes)
+
+
+def kv_floats(kv_cache):
+    return tuple(tuple((floats(k), floats(v)) for k, v in layer) for layer in kv_cache)
+
+
+def kv_grads(kv_cache):
+    return tuple(tuple((grads(k), grads(v)) for k, v in layer) for layer in kv_cache)
 
 
 class Trainer:
@@ -48,6 +56,7 @@ class Trainer:
         self.param_list = [p for matrix in self.params.values() for row in matrix for p in row]
         self.adam = Adam(len(self.param_list), config)
         self.step_count = 0
+        self.staged = None  # the StagedStep under way, if any
 
     @property
     def num_params(self):
@@ -66,34 +75,58 @@ class Trainer:
             name: tuple(floats(row) for row in matrix) for name, matrix in self.params.items()
         }
 
-    def step(self):
-        """Forward one document, backward, Adam update; return the step's StepResult."""
-        if self.finished:
-            raise RuntimeError(f"training is finished ({self.config.num_steps} steps)")
-        if not self.pause_gc:
-            return self._step()
-        # The graph has no cycles, so the cyclic GC would only rescan it again and again
-        # while it is built (half of a step's time); reference counting frees it anyway.
-        with collector_paused():
-            return self._step()
-
-    def _step(self):
-        step = self.step_count
-        doc = self.next_document()
+    def document_tokens(self, doc):
         bos = self.tokenizer.bos
-        tokens = (bos, *self.tokenizer.encode(doc), bos)
-        forward = forward_document(tokens, self.params, self.config, self.ops)
-        graph_size = forward.loss.backward()
-        kv_cache = tuple(
-            tuple((floats(k), floats(v)) for k, v in layer) for layer in forward.kv_cache
-        )
-        kv_grads = tuple(
-            tuple((grads(k), grads(v)) for k, v in layer) for layer in forward.kv_cache
-        )
-        grad_norms = tuple(
+        return (bos, *self.tokenizer.encode(doc), bos)
+
+    def grad_norms(self):
+        """((matrix name, L2 norm of its gradient), ...) from the parameters' live grads."""
+        return tuple(
             (name, math.hypot(*(p.grad for row in matrix for p in row)))
             for name, matrix in self.params.items()
         )
+
+    def step(self):
+        """Forward one document, backward, Adam update; return the step's StepResult.
+
+        If a staged step is under way, this finishes it (the step is the same either way).
+        """
+        if self.staged is not None:
+            return self.staged.finish()
+        self.check_not_finished()
+        with self.collector_paused():
+            return self._step()
+
+    def staged_step(self):
+        """Start the next step as a StagedStep: `advance()` runs one stage at a time."""
+        if self.staged is not None:
+            raise RuntimeError(f"step {self.step_count + 1} is already under way in stages")
+        self.check_not_finished()
+        self.staged = StagedStep(self)
+        return self.staged
+
+    def check_not_finished(self):
+        if self.finished:
+            raise RuntimeError(f"training is finished ({self.config.num_steps} steps)")
+
+    def collector_paused(self):
+        # The graph has no cycles, so the cyclic GC would only rescan it again and again
+        # while it is built (half of a step's time); reference counting frees it anyway.
+        return collector_paused() if self.pause_gc else nullcontext()
+
+    def _step(self):
+        doc = self.next_document()
+        tokens = self.document_tokens(doc)
+        forward = forward_document(tokens, self.params, self.config, self.ops)
+        graph_size = forward.loss.backward()
+        return self._update(doc, tokens, forward, graph_size)
+
+    def _update(self, doc, tokens, forward, graph_size):
+        """Record the step's forward and backward, then let Adam move the weights."""
+        step = self.step_count
+        kv_cache = kv_floats(forward.kv_cache)
+        kv_gradients = kv_grads(forward.kv_cache)
+        grad_norms = self.grad_norms()
         lr = self.adam.update(self.param_list, step)
         self.step_count += 1
         return StepResult(
@@ -106,7 +139,7 @@ class Trainer:
             lr=lr,
             attention=transpose_attention(forward.attention),
             kv_cache=kv_cache,
-            kv_grads=kv_grads,
+            kv_grads=kv_gradients,
             logits=tuple(floats(row) for row in forward.logits),
             probs=tuple(floats(row) for row in forward.probs),
             grad_norms=grad_norms,
@@ -144,6 +177,8 @@ class Trainer:
         step = state["step"]
         if not isinstance(step, int) or not 0 <= step <= self.config.num_steps:
             raise ValueError(f"step must be between 0 and {self.config.num_steps}, got {step!r}")
+        if self.staged is not None:
+            self.staged.abandon()  # it started from the state being replaced
         version, internal, gauss_next = state["rng_state"]
         try:
             self.rng.setstate((version, tuple(internal), gauss_next))
@@ -157,6 +192,90 @@ class Trainer:
         self.adam.m = [float(x) for x in state["adam_m"]]
         self.adam.v = [float(x) for x in state["adam_v"]]
         self.step_count = step
+
+
+class StagedStep:
+    """One training step run a stage at a time, each `advance()` returning a StepStage.
+
+    The stages are `step()`'s own code paused in between (forward position by position,
+    backward, then the same `_update`), so every number, the StepResult and all later steps
+    are exactly those of `step()`. Nothing is applied to the model before the update stage.
+    """
+
+    def __init__(self, trainer):
+        self.trainer = trainer
+        self.stage = None  # the newest StepStage
+        self._stages = self._run()
+
+    @property
+    def under_way(self):
+        return self.trainer.staged is self
+
+    def advance(self):
+        """Run the next stage; the update stage ends the step."""
+        if not self.under_way:
+            raise RuntimeError("this staged step is over")
+        try:
+            with self.trainer.collector_paused():
+                self.stage = next(self._stages)
+        except BaseException:
+            # A failed stage (e.g. log of 0) leaves nothing to continue from.
+            self.abandon()
+            raise
+        if self.stage.kind == UPDATE:
+            self.trainer.staged = None
+        return self.stage
+
+    def finish(self):
+        """Run the remaining stages; return the StepResult."""
+        while self.under_way:
+            self.advance()
+        return self.stage.result
+
+    def abandon(self):
+        """Drop a step that has not reached its update: the model is as before it began."""
+        if not self.under_way:
+            return
+        self.trainer.staged = None
+        self._stages.close()
+        for p in self.trainer.param_list:
+            p.grad = 0.0  # backward may have run
+
+    def _run(self):
+        trainer = self.trainer
+        step = trainer.step_count + 1
+        doc = trainer.next_document()
+        tokens = trainer.document_tokens(doc)
+        n_positions = min(trainer.config.block_size, len(tokens) - 1)
+        n_stages = n_positions + 2
+
+        def stage(kind, number, forward, **after_backward):
+            return StepStage(
+                kind=kind, number=number, n_stages=n_stages, step=step, doc=doc,
+                tokens=tokens, n_positions=n_positions,
+                position_losses=floats(forward.position_losses),
+                probs=tuple(floats(row) for row in forward.probs),
+                kv_cache=kv_floats(forward.kv_cache),
+                loss=None if forward.loss is None else forward.loss.data,
+                **after_backward,
+            )
+
+        positions = forward_positions(tokens, trainer.params, trainer.config, trainer.ops)
+        for number, forward in enumerate(positions, 1):
+            yield stage(FORWARD, number, forward)
+        graph_size = forward.loss.backward()
+        backward = dict(kv_grads=kv_grads(forward.kv_cache), grad_norms=trainer.grad_norms())
+        yield stage(BACKWARD, n_stages - 1, forward, **backward)
+        before = {name: [floats(row) for row in matrix]
+                  for name, matrix in trainer.params.items()}
+        result = trainer._update(doc, tokens, forward, graph_size)
+        update_norms = tuple(
+            (name, math.hypot(*(p.data - w for row, old in zip(matrix, before[name])
+                                for p, w in zip(row, old))))
+            for name, matrix in trainer.params.items()
+        )
+        yield stage(UPDATE, n_stages, forward, **backward, update_norms=update_norms,
+                    lr=result.lr, result=result)
 
 
 @contextmanager

@@ -18,9 +18,17 @@ from engine import BigramCounts, Sampler, bigram_loss, count_truncated
 from engine.checkpoint import DEFAULT_CHECKPOINT
 
 from .export import export_run
-from .messages import CheckpointFailed, CheckpointSaved, Stepped, TrainingStateChanged
+from .messages import (
+    CheckpointFailed,
+    CheckpointSaved,
+    Rewound,
+    StageTaken,
+    Stepped,
+    TrainingStateChanged,
+)
 from .screens.help import HelpScreen
-from .training import Command, SaveCheckpoint, TrainingLoop
+from .screens.stages import StagesScreen
+from .training import HISTORY_LENGTH, Command, SaveCheckpoint, TrainingLoop
 from .views import (
     attention_from_sample,
     attention_from_step,
@@ -65,8 +73,12 @@ class MicrogptApp(App):
         Binding("question_mark", "help", "help", key_display="?", tooltip="This help"),
         Binding("q", "quit", "quit", tooltip="Quit (also ctrl+c)"),
         Binding("r", "restart_sample", "new", tooltip="Start a new sample"),
-        # w and e are not in the footer, which is full at 80 columns; the help and the palette
-        # list them.
+        # The keys below are not in the footer, which is full at 80 columns; the help screen
+        # and the command palette list them.
+        Binding("S", "stage", "stage", key_display="S", show=False,
+                tooltip="Next stage of a step: forward one letter, backward, Adam update"),
+        Binding("u", "undo", "undo", show=False,
+                tooltip=f"Undo the last training step (up to {HISTORY_LENGTH})"),
         Binding("w", "save_checkpoint", "save checkpoint", show=False,
                 tooltip=f"Save a checkpoint (to --save PATH, else {DEFAULT_CHECKPOINT})"),
         Binding("e", "export", "export", show=False,
@@ -80,6 +92,7 @@ class MicrogptApp(App):
     all_heads = reactive(False)
     temperature = reactive(0.5)
     running = reactive(False)
+    stage = reactive(None)  # the newest StepStage of a staged step, for StagesScreen
 
     def __init__(self, trainer, dataset_name="names.txt", temperature=0.5, loss_history=(),
                  checkpoint_path=DEFAULT_CHECKPOINT, export_dir=None):
@@ -226,6 +239,45 @@ class MicrogptApp(App):
         self.show_training_views = True
         self.training.send(Command.PAUSE if self.running else Command.RUN)
 
+    def action_stage(self):
+        if self.running:
+            self.notify("Training is running: space pauses it, then S walks a step in stages.",
+                        severity="warning")
+            return
+        if not isinstance(self.screen, StagesScreen):
+            self.push_screen(StagesScreen(self.tokenizer, self.config))
+        self.training.send(Command.STAGE)
+
+    def on_stage_taken(self, message: StageTaken):
+        self.stage = message.stage
+
+    def action_undo(self):
+        if self.running:
+            self.notify("Training is running: space pauses it first.", severity="warning")
+            return
+        self.training.send(Command.UNDO)
+
+    def on_rewound(self, message: Rewound):
+        step = message.step
+        if message.dropped_stage:
+            self.notify(f"Dropped step {step + 1} before its update: the model is unchanged.",
+                        timeout=3)
+        elif not message.undone:
+            self.notify("Nothing more to undo: " + (
+                "no step has been taken yet." if step == 0 else
+                f"the last {HISTORY_LENGTH} steps are kept."), severity="warning")
+            return
+        else:
+            del self.loss_history[-1]
+            self.last_result = result = message.result
+            plot = self.query_one(LossPlot)
+            plot.lr = result.lr if result else 0.0
+            plot.losses = tuple(self.loss_history)
+            if self.show_training_views:
+                self.show_step(result)
+            self.notify(f"Undid step {step + 1}: back at step {step}.", timeout=2)
+        self.stage = None
+
     def on_stepped(self, message: Stepped):
         self.loss_history.extend(message.losses)
         self.last_result = message.result
@@ -236,13 +288,16 @@ class MicrogptApp(App):
             self.show_step(message.result)
 
     def show_step(self, result):
-        self.query_one(AttentionMap).view = attention_from_step(result, self.tokenizer)
-        self.query_one(KVCacheTable).view = kv_cache_from_step(result, self.tokenizer)
+        """The panes for `result`, or empty ones (None: rewound to before the first step)."""
+        self.query_one(AttentionMap).view = (
+            result and attention_from_step(result, self.tokenizer))
+        self.query_one(KVCacheTable).view = result and kv_cache_from_step(result, self.tokenizer)
 
     def on_training_state_changed(self, message: TrainingStateChanged):
         self.running = message.running
         if message.reason:
             self.notify(message.reason, severity="warning", timeout=8)
+            self.stage = None  # a failed stage leaves no staged step under way
         elif message.finished and not message.running:
             self.notify(f"Training finished: {self.config.num_steps} steps.")
 

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from engine import StepResult
+from engine import StepResult, StepStage
 
 
 @dataclass
@@ -37,3 +37,20 @@ class CheckpointFailed(Message):
     """The worker could not write a checkpoint; `reason` is one line saying why."""
 
     reason: str
+
+
+@dataclass
+class StageTaken(Message):
+    """One stage of a staged training step ran (the update stage ends the step)."""
+
+    stage: StepStage
+
+
+@dataclass
+class Rewound(Message):
+    """`u` was served: a step was undone, a half-done staged step dropped, or neither."""
+
+    step: int  # the trainer's step count now
+    result: StepResult | None  # the record of step `step` (None at step 0)
+    undone: bool  # one step was undone
+    dropped_stage: bool = False  # a staged step under way was dropped (nothing was applied)

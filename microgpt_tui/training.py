@@ -2,19 +2,47 @@
 
 The app talks to it only through `send()` (a thread-safe queue of commands) and reads only
 `weights`, an immutable snapshot the loop replaces between steps. The loop talks back only by
-posting messages that carry frozen `StepResult`s, so no widget ever sees a live engine object.
+posting messages that carry frozen `StepResult`s and `StepStage`s, so no widget ever sees a
+live engine object. The loop also keeps the undo history: the trainer's state before each of
+the last HISTORY_LENGTH steps.
 """
 
 import math
 import queue
 import time
+from array import array
+from collections import deque
 from dataclasses import dataclass
 from enum import Enum
 from types import MappingProxyType
 
 from engine.checkpoint import save_checkpoint
 
-from .messages import CheckpointFailed, CheckpointSaved, Stepped, TrainingStateChanged
+from .messages import (
+    CheckpointFailed,
+    CheckpointSaved,
+    Rewound,
+    StageTaken,
+    Stepped,
+    TrainingStateChanged,
+)
+
+HISTORY_LENGTH = 50
+
+
+def packed(state):
+    """`Trainer.export_state()` output with its numbers in arrays, as `restore_state` takes
+    it: a list keeps every float as a 24-byte object, an array as 8 bytes, so the history
+    needs about a quarter of the memory."""
+    version, internal, gauss_next = state["rng_state"]
+    return {
+        **state,
+        "params": {name: [array("d", row) for row in matrix]
+                   for name, matrix in state["params"].items()},
+        "adam_m": array("d", state["adam_m"]),
+        "adam_v": array("d", state["adam_v"]),
+        "rng_state": (version, array("L", internal), gauss_next),
+    }
 
 
 class Command(Enum):
@@ -22,6 +50,8 @@ class Command(Enum):
     RUN = "run"
     PAUSE = "pause"
     STOP = "stop"
+    STAGE = "stage"  # the next stage of a staged step (starting one if none is under way)
+    UNDO = "undo"  # undo the last step, or drop a staged step under way
 
 
 @dataclass(frozen=True)
@@ -49,6 +79,9 @@ class TrainingLoop:
         self._unreported = []
         self._latest = None
         self._last_report = 0.0
+        # (trainer state before a step, the StepResult before that step): enough to undo it.
+        self._history = deque(maxlen=HISTORY_LENGTH)
+        self._staged_from = None  # the state before the staged step under way
 
     def send(self, command):
         """Queue a command for the loop (safe to call from any thread)."""
@@ -75,6 +108,10 @@ class TrainingLoop:
             elif command is Command.STEP and not self.trainer.finished:
                 self._step()
                 self._report()
+            elif command is Command.STAGE:
+                self._stage()
+            elif command is Command.UNDO:
+                self._undo()
             if self._running:
                 self._step()
                 if time.monotonic() - self._last_report >= self.REPORT_INTERVAL:
@@ -83,13 +120,58 @@ class TrainingLoop:
         self._save_pending()
 
     def _step(self):
+        staged = self.trainer.staged
+        before = self._staged_from if staged else packed(self.trainer.export_state())
         try:
-            result = self.trainer.step()
+            result = self.trainer.step()  # finishes a staged step under way
         except (ArithmeticError, ValueError) as error:
-            # A probability underflowed to 0 (log) or a number overflowed: the step was not
-            # applied, so the model is still the one from the previous step.
-            self._diverged(f"step {self.trainer.step_count + 1} failed ({error})")
+            self._failed(error)
             return
+        if staged is not None:
+            self._post(StageTaken(staged.stage))
+        self._completed(before, result)
+
+    def _stage(self):
+        if self.trainer.staged is None:
+            if self.trainer.finished:
+                self._post(TrainingStateChanged(False, True, "training is finished"))
+                return
+            self._staged_from = packed(self.trainer.export_state())
+            self.trainer.staged_step()
+        try:
+            stage = self.trainer.staged.advance()
+        except (ArithmeticError, ValueError) as error:
+            self._failed(error)
+            return
+        self._post(StageTaken(stage))
+        if stage.result is not None:
+            self._completed(self._staged_from, stage.result)
+            self._report()
+
+    def _failed(self, error):
+        # A probability underflowed to 0 (log) or a number overflowed: the step was not
+        # applied, so the model is still the one from the previous step.
+        self._diverged(f"step {self.trainer.step_count + 1} failed ({error})")
+
+    def _undo(self):
+        staged = self.trainer.staged
+        if staged is not None:
+            staged.abandon()
+            self._post(Rewound(self.trainer.step_count, self._latest, undone=False,
+                               dropped_stage=True))
+            return
+        if not self._history:
+            self._post(Rewound(self.trainer.step_count, self._latest, undone=False))
+            return
+        self._report()  # the app must hold the loss it is about to drop
+        state, self._latest = self._history.pop()
+        self.trainer.restore_state(state)
+        self.loss_history.pop()  # a checkpoint saved now must not keep the undone loss
+        self.weights = MappingProxyType(self.trainer.weights())
+        self._post(Rewound(self.trainer.step_count, self._latest, undone=True))
+
+    def _completed(self, before, result):
+        self._history.append((before, self._latest))
         self.weights = MappingProxyType(self.trainer.weights())
         self.loss_history.append(result.loss)
         self._unreported.append(result.loss)

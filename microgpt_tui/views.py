@@ -28,6 +28,7 @@ def labels_of(tokens, tokenizer):
 
 
 def training_source(result):
+    """`result`: a StepResult, or a StepStage of the step under way."""
     return f"training doc {result.doc!r} · step {result.step}"
 
 
@@ -61,3 +62,10 @@ def kv_cache_from_sample(events, tokenizer):
     inputs = [event.input_token for event in events]
     return KVCacheView(sample_source(events), labels_of(inputs, tokenizer),
                        len(events[-1].attention[0]), events[-1].kv_cache, None)
+
+
+def kv_cache_from_stage(stage, tokenizer, n_head):
+    """The cache as far as a staged step's forward has got; its gradients after backward."""
+    return KVCacheView(training_source(stage), labels_of(stage.tokens[: stage.n_positions],
+                                                         tokenizer),
+                       n_head, stage.kv_cache, stage.kv_grads)

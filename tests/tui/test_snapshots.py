@@ -1,6 +1,6 @@
 """SVG snapshots of the screens a learner sees (update with --snapshot-update after looking)."""
 
-from tests.tui.conftest import default_app, step_and_wait
+from tests.tui.conftest import default_app, step_and_wait, wait_for
 
 WIDE = (120, 34)
 
@@ -40,3 +40,14 @@ def test_help_screen(snap_compare):
 
 def test_smallest_supported_terminal(snap_compare):
     assert snap_compare(default_app(), terminal_size=(80, 24), run_before=sample_three_letters)
+
+
+def test_step_in_stages_mid_forward(snap_compare):
+    async def run_before(pilot):
+        app = pilot.app
+        for _ in range(5):  # forward through positions 0-4 of 'yuheng' (7 positions)
+            before = app.stage
+            await pilot.press("S")
+            await wait_for(pilot, lambda before=before: app.stage is not before)
+
+    assert snap_compare(default_app(), terminal_size=(80, 24), run_before=run_before)

@@ -1,0 +1,98 @@
+"""The `S` screen: one training step walked stage by stage, with each stage's real numbers.
+
+The app runs the stages on the training worker and keeps the newest `StepStage` in its
+`stage` reactive; this screen only draws it (and follows the app's layer and head).
+"""
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from engine import param_shapes
+from engine.trace import BACKWARD, FORWARD
+
+from ..views import kv_cache_from_stage
+from ..widgets.kv_cache import KVCacheTable
+from ..widgets.matrices import MatrixNorms
+from ..widgets.positions import PositionLosses
+
+
+def stage_banner(stage, label):
+    """Two lines: which stage this is, and what it just did, in the stage's numbers."""
+    if stage is None:
+        return Text.assemble(
+            ("One training step in stages", "bold"),
+            "\nS runs the next stage: forward one letter at a time, then backward, then the "
+            "Adam update. s finishes the step, u drops it, esc goes back.")
+    where = Text.assemble((f"Step {stage.step} · {stage.doc!r} · ", "bold"),
+                          (f"stage {stage.number}/{stage.n_stages}: ", "bold"))
+    if stage.kind == FORWARD:
+        pos = stage.positions_done - 1
+        where.append(f"forward, position {pos}", style="bold dark_orange")
+        what = (f"\nread {label(stage.tokens[pos])!r}, wrote its k and v to the cache and "
+                f"gave {label(stage.tokens[pos + 1])!r} a loss of "
+                f"{stage.position_losses[pos]:.4f}")
+        if stage.loss is not None:
+            what += f"; mean loss {stage.loss:.4f}, the number backward starts from"
+    elif stage.kind == BACKWARD:
+        where.append("backward", style="bold dark_orange")
+        what = (f"\nfrom the loss {stage.loss:.4f} the chain rule sent a gradient to every "
+                "cached k and v (∂k, ∂v) and to every weight (‖∂W‖)")
+    else:
+        where.append("Adam update", style="bold dark_orange")
+        what = (f"\nAdam moved every weight (‖ΔW‖) at learning rate {stage.lr:.6f}: step "
+                f"{stage.step} is done; S starts the next one")
+    return where.append(what)
+
+
+class StagesScreen(Screen):
+    # The app's S and u, listed here too so this screen's footer shows them first.
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "back", tooltip="Back to the panes"),
+        Binding("S", "app.stage", "next stage", tooltip="Run the next stage of the step"),
+        Binding("u", "app.undo", "undo", tooltip="Drop the step under way, or undo the last"),
+    ]
+
+    def __init__(self, tokenizer, config):
+        super().__init__()
+        self.tokenizer = tokenizer
+        self.config = config
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="stage-banner")
+        with Horizontal(id="stage-panes"):
+            with Vertical(id="stage-left"):
+                with Vertical(id="stage-positions", classes="pane"):
+                    yield PositionLosses(self.tokenizer, id="position-losses")
+                with Vertical(id="stage-matrices", classes="pane"):
+                    yield MatrixNorms(param_shapes(self.config, self.tokenizer.vocab_size),
+                                      id="matrix-norms")
+            with Vertical(id="stage-kv", classes="pane"):
+                yield KVCacheTable(id="stage-kv-table")
+        yield Footer(compact=True, show_command_palette=False)
+
+    def on_mount(self):
+        self.query_one("#stage-matrices").border_title = "Weights · norms of ∂W and ΔW"
+        self.watch(self.app, "stage", self.show_stage)
+        self.watch(self.app, "layer", self.follow_selection)
+        self.watch(self.app, "head", self.follow_selection)
+
+    def show_stage(self, stage):
+        self.query_one("#stage-banner", Static).update(stage_banner(stage, self.tokenizer.label))
+        self.query_one(PositionLosses).stage = stage
+        self.query_one(MatrixNorms).stage = stage
+        self.query_one(KVCacheTable).view = (
+            None if stage is None else kv_cache_from_stage(stage, self.tokenizer,
+                                                           self.config.n_head))
+        mean = "" if stage is None or stage.loss is None else f" · mean {stage.loss:.4f}"
+        self.query_one("#stage-positions").border_title = f"Loss per position{mean}"
+
+    def follow_selection(self):
+        table = self.query_one(KVCacheTable)
+        table.layer, table.head = self.app.layer, self.app.head
+        self.query_one("#stage-kv").border_title = (
+            f"KV cache · layer {table.layer + 1}/{self.config.n_layer} · "
+            f"head {table.head + 1}/{self.config.n_head}")

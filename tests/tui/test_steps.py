@@ -1,0 +1,235 @@
+"""S walks a training step in stages; u undoes steps. Driven through Pilot and the worker."""
+
+import io
+import time
+
+from rich.console import Console
+
+from engine import Trainer
+from microgpt_tui.messages import Rewound, StageTaken, Stepped
+from microgpt_tui.screens.help import HelpScreen
+from microgpt_tui.screens.stages import StagesScreen
+from microgpt_tui.training import HISTORY_LENGTH, Command, SaveCheckpoint, TrainingLoop
+from microgpt_tui.widgets.kv_cache import KVCacheTable
+from microgpt_tui.widgets.loss import LossPlot
+from microgpt_tui.widgets.matrices import MatrixNorms
+from microgpt_tui.widgets.positions import PositionLosses
+from tests.tui.conftest import TINY, TINY_DOCS, plain_text, step_and_wait, tiny_app, wait_for
+
+SIZE = (120, 34)
+
+
+async def stage_and_wait(pilot, app):
+    before = app.stage
+    await pilot.press("S")
+    await wait_for(pilot, lambda: app.stage is not before)
+    return app.stage
+
+
+def cells(table, row):
+    return [str(cell).strip() for cell in table.get_row_at(row)]
+
+
+def notices(app):
+    return [notification.message for notification in app._notifications]
+
+
+def reference_losses(n):
+    trainer = Trainer(TINY, TINY_DOCS)
+    return [trainer.step().loss for _ in range(n)]
+
+
+def kv_rows(kv):
+    """The k, ∂k, v, ∂v rows the KV cache widget draws under its header."""
+    return len(plain_text(kv).splitlines()) - 1
+
+
+async def test_S_walks_one_step_stage_by_stage_with_the_real_numbers():
+    app = tiny_app()
+    async with app.run_test(size=SIZE) as pilot:
+        stage = await stage_and_wait(pilot, app)
+        assert isinstance(app.screen, StagesScreen)
+        positions = app.screen.query_one(PositionLosses)
+        kv = app.screen.query_one(KVCacheTable)
+        matrices = app.screen.query_one(MatrixNorms)
+        for pos in range(stage.n_positions):
+            if pos:
+                stage = await stage_and_wait(pilot, app)
+            assert (stage.kind, stage.number) == ("forward", pos + 1)
+            # The cache grows by one position (a k and a v row) per forward stage.
+            assert kv_rows(kv) == 2 * (pos + 1)
+            # Each computed position shows its real loss; the ones still to come show none.
+            assert cells(positions, pos)[3] == f"{stage.position_losses[pos]:.4f}"
+            if pos + 1 < stage.n_positions:
+                assert cells(positions, pos + 1)[3] == "·"
+            assert all(cells(matrices, row)[2] == "·" for row in range(matrices.row_count))
+        assert app.loss_history == []  # nothing applied yet
+
+        backward = await stage_and_wait(pilot, app)
+        assert backward.kind == "backward"
+        assert kv_rows(kv) == 4 * backward.n_positions  # ∂k and ∂v rows arrived
+        assert [cells(matrices, row)[2] for row in range(matrices.row_count)] == [
+            f"{norm:.4f}" for _, norm in backward.grad_norms]
+        assert "backward" in plain_text(app.screen.query_one("#stage-banner"))
+
+        update = await stage_and_wait(pilot, app)
+        assert update.kind == "update"
+        assert [cells(matrices, row)[3] for row in range(matrices.row_count)] == [
+            f"{norm:.4f}" for _, norm in update.update_norms]
+        await wait_for(pilot, lambda: len(app.loss_history) == 1)
+        assert app.loss_history == reference_losses(1)  # exactly step()'s loss
+        assert f"learning rate {update.lr:.6f}" in plain_text(
+            app.screen.query_one("#stage-banner"))
+
+        second = await stage_and_wait(pilot, app)  # S goes on with the next step
+        assert (second.step, second.number) == (2, 1)
+
+
+async def test_s_finishes_a_half_walked_step_and_escape_goes_back():
+    app = tiny_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await stage_and_wait(pilot, app)
+        await stage_and_wait(pilot, app)
+        await pilot.press("escape")
+        assert not isinstance(app.screen, StagesScreen)
+        stage = await stage_and_wait(pilot, app)  # back on the screen, where it left off
+        assert isinstance(app.screen, StagesScreen) and stage.number == 3
+        await pilot.press("s")
+        await wait_for(pilot, lambda: len(app.loss_history) == 1 and app.stage.kind == "update")
+        await step_and_wait(pilot, app)
+        assert app.loss_history == reference_losses(2)
+        assert "step 2/100000" in plain_text(app.query_one(LossPlot))
+
+
+async def test_S_while_training_runs_asks_for_a_pause():
+    app = tiny_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("space")
+        await wait_for(pilot, lambda: app.running)
+        await pilot.press("S")
+        assert not isinstance(app.screen, StagesScreen)
+        assert any("space pauses it" in message for message in notices(app))
+        await pilot.press("space")
+
+
+async def test_u_undoes_steps_and_redoing_repeats_the_losses_bit_for_bit():
+    app = tiny_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await step_and_wait(pilot, app, times=3)
+        losses = list(app.loss_history)
+        await pilot.press("u")
+        await wait_for(pilot, lambda: len(app.loss_history) == 2)
+        assert app.training.trainer.step_count == 2
+        weights_after_two = app.training.weights
+        plot = app.query_one(LossPlot)
+        assert plot.losses == tuple(losses[:2])
+        assert "step 2/100000" in plain_text(plot)
+        assert app.last_result.step == 2
+        assert "step 2" in app.query_one(KVCacheTable).view.source
+        await pilot.press("u")
+        await wait_for(pilot, lambda: len(app.loss_history) == 1)
+        await step_and_wait(pilot, app, times=2)
+        assert app.loss_history == losses
+        await pilot.press("u")
+        await wait_for(pilot, lambda: len(app.loss_history) == 2)
+        assert dict(app.training.weights) == dict(weights_after_two)
+        assert app.training.trainer.export_state() == _state_after(2)
+
+
+def _state_after(steps):
+    trainer = Trainer(TINY, TINY_DOCS)
+    for _ in range(steps):
+        trainer.step()
+    return trainer.export_state()
+
+
+async def test_u_with_nothing_to_undo_says_so():
+    app = tiny_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("u")
+        await wait_for(pilot, lambda: any("Nothing more to undo" in m for m in notices(app)))
+        await step_and_wait(pilot, app)
+        await pilot.press("u")
+        await wait_for(pilot, lambda: app.loss_history == [])
+        await pilot.press("u")
+        await wait_for(pilot, lambda: sum("Nothing more to undo" in m for m in notices(app)) == 2)
+        assert app.training.trainer.step_count == 0
+        assert app.query_one(KVCacheTable).view is None  # no step left to show
+
+
+async def test_u_drops_a_half_walked_step_and_undoes_a_staged_one():
+    app = tiny_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await stage_and_wait(pilot, app)
+        await stage_and_wait(pilot, app)
+        await pilot.press("u")
+        await wait_for(pilot, lambda: app.stage is None)
+        assert any("Dropped step 1" in message for message in notices(app))
+        assert app.training.trainer.staged is None
+        assert app.training.trainer.step_count == 0
+        assert "S runs the next stage" in plain_text(app.screen.query_one("#stage-banner"))
+        while app.stage is None or app.stage.kind != "update":
+            await stage_and_wait(pilot, app)
+        await wait_for(pilot, lambda: len(app.loss_history) == 1)
+        assert app.loss_history == reference_losses(1)
+        await pilot.press("u")
+        await wait_for(pilot, lambda: app.loss_history == [])
+        assert app.training.trainer.export_state() == Trainer(TINY, TINY_DOCS).export_state()
+
+
+async def test_help_and_command_palette_offer_both_keys():
+    app = tiny_app()
+    async with app.run_test(size=SIZE) as pilot:
+        titles = {command.title for command in app.get_system_commands(app.screen)}
+        assert {"Next stage of a step: forward one letter, backward, Adam update",
+                f"Undo the last training step (up to {HISTORY_LENGTH})"} <= titles
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        console = Console(width=200, file=io.StringIO(), record=True)
+        for static in app.screen.query("Static"):
+            console.print(static.content)
+        text = console.export_text()
+        assert "Undo the last training step" in text
+        assert "forward one letter, backward, Adam update" in text
+
+
+def run_loop(loop, commands):
+    for command in (*commands, Command.STOP):
+        loop.send(command)
+    deadline = time.monotonic() + 30
+    loop.run(lambda: time.monotonic() > deadline)
+
+
+def test_the_worker_keeps_the_last_50_steps_and_no_more():
+    posted = []
+    loop = TrainingLoop(Trainer(TINY, TINY_DOCS), posted.append)
+    total = HISTORY_LENGTH + 5
+    run_loop(loop, [Command.STEP] * total + [Command.UNDO] * (HISTORY_LENGTH + 1))
+    rewound = [m for m in posted if isinstance(m, Rewound)]
+    assert [m.undone for m in rewound] == [True] * HISTORY_LENGTH + [False]
+    assert [m.step for m in rewound[:3]] == [total - 1, total - 2, total - 3]
+    assert rewound[-1].step == loop.trainer.step_count == total - HISTORY_LENGTH
+    # Each undo hands back the record of the step now newest.
+    assert all(m.result.step == m.step for m in rewound)
+    assert loop.trainer.export_state() == _state_after(total - HISTORY_LENGTH)
+
+
+def test_a_staged_step_through_the_worker_is_the_plain_step():
+    posted = []
+    loop = TrainingLoop(Trainer(TINY, TINY_DOCS), posted.append)
+    run_loop(loop, [Command.STAGE] * 3 + [Command.STEP, Command.STEP])
+    stages = [m.stage for m in posted if isinstance(m, StageTaken)]
+    assert [s.kind for s in stages] == ["forward"] * 3 + ["update"]  # s posts the last stage
+    losses = [loss for m in posted if isinstance(m, Stepped) for loss in m.losses]
+    assert losses == reference_losses(2)
+
+
+def test_a_checkpoint_saved_after_an_undo_holds_only_the_steps_kept(tmp_path):
+    from engine.checkpoint import load_checkpoint
+
+    path = tmp_path / "after-undo.json"
+    loop = TrainingLoop(Trainer(TINY, TINY_DOCS), lambda message: None)
+    run_loop(loop, [Command.STEP] * 3 + [Command.UNDO, SaveCheckpoint(str(path))])
+    trainer, losses = load_checkpoint(path, TINY_DOCS)
+    assert trainer.step_count == 2
+    assert losses == reference_losses(2)
