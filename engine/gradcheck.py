@@ -10,7 +10,7 @@ import random
 from dataclasses import dataclass
 
 from .fused import FUSED_OPS
-from .graph import leaf_params
+from .graph import document_graph
 from .model import FLOAT_OPS, forward_document
 
 STEP = 1e-5  # h: small enough for the curvature, large enough for float rounding
@@ -59,8 +59,7 @@ def with_weight(weights, name, row, col, value):
 
 def check_gradients(weights, tokens, config, count=10, seed=0, h=STEP):
     """Check `count` seeded weights of the loss on `tokens` ([BOS] + doc + [BOS])."""
-    params, _ = leaf_params(weights)
-    forward_document(tokens, params, config, FUSED_OPS).loss.backward()
+    _, params, _ = document_graph(weights, tokens, config, FUSED_OPS)
     checks = []
     for name, row, col in pick_weights(weights, count, seed):
         weight = weights[name][row][col]

@@ -12,6 +12,7 @@ import math
 from collections import Counter
 from dataclasses import dataclass
 
+from .model import GRAPH_OPS, forward_document
 from .value import Value, topological_order
 
 
@@ -64,6 +65,15 @@ def leaf_params(weights):
             for c, leaf in enumerate(row):
                 names[leaf] = f"{name}[{r}][{c}]"
     return params, names
+
+
+def document_graph(weights, tokens, config, ops=GRAPH_OPS):
+    """The loss graph of `tokens` ([BOS] + document + [BOS]) on new leaves made from
+    `weights`, after backward: (loss node, leaf matrices, leaf names)."""
+    params, names = leaf_params(weights)
+    loss = forward_document(tokens, params, config, ops).loss
+    loss.backward()
+    return loss, params, names
 
 
 @dataclass(frozen=True)

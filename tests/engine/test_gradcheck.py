@@ -1,6 +1,6 @@
-from engine import GRAPH_OPS, Config, Trainer, forward_document
+from engine import GRAPH_OPS, Config, Trainer
 from engine.gradcheck import GradientCheck, check_gradients, pick_weights, with_weight
-from engine.graph import leaf_params
+from engine.graph import document_graph
 from tests.engine.conftest import TINY_DOCS
 
 
@@ -22,8 +22,7 @@ def test_backward_agrees_with_finite_differences_on_a_trained_model(tiny_trainer
 def test_backward_gradient_is_the_per_op_graphs_bit_for_bit(tiny_trainer):
     tokens = trained_tokens(tiny_trainer)
     weights = tiny_trainer.weights()
-    params, _ = leaf_params(weights)
-    forward_document(tokens, params, tiny_trainer.config, GRAPH_OPS).loss.backward()
+    _, params, _ = document_graph(weights, tokens, tiny_trainer.config, GRAPH_OPS)
     for check in check_gradients(weights, tokens, tiny_trainer.config, count=30):
         assert check.backward == params[check.name][check.row][check.col].grad
         assert check.weight == weights[check.name][check.row][check.col]

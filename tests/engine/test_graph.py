@@ -4,7 +4,8 @@ import pytest
 
 from engine import FUSED_OPS, GRAPH_OPS, Value, forward_document
 from engine.fused import total
-from engine.graph import count_uses, graph_stats, leaf_params, op_of
+from engine.graph import count_uses, document_graph, graph_stats, leaf_params, op_of
+from engine.value import topological_order
 from tests.engine.conftest import TINY
 
 UNARY = {
@@ -75,20 +76,31 @@ def test_leaf_params_are_new_leaves_named_by_matrix_row_and_column():
     assert len(names) == 6
 
 
-def document_graph(trainer, ops, doc="clara"):
-    params, names = leaf_params(trainer.weights())
+def clara_graph(trainer, ops):
     bos = trainer.tokenizer.bos
-    tokens = (bos, *trainer.tokenizer.encode(doc), bos)
-    return forward_document(tokens, params, trainer.config, ops), names
+    tokens = (bos, *trainer.tokenizer.encode("clara"), bos)
+    return document_graph(trainer.weights(), tokens, trainer.config, ops)
+
+
+def test_document_graph_is_the_trainers_loss_and_gradient(tiny_trainer):
+    loss, params, names = clara_graph(tiny_trainer, GRAPH_OPS)
+    bos = tiny_trainer.tokenizer.bos
+    tokens = (bos, *tiny_trainer.tokenizer.encode("clara"), bos)
+    own = forward_document(tokens, tiny_trainer.params, TINY, tiny_trainer.ops).loss
+    own.backward()
+    assert loss.data == own.data
+    assert [p.grad for p in tiny_trainer.param_list] == [
+        p.grad for matrix in params.values() for row in matrix for p in row]
+    assert names[params["lm_head"][2][1]] == "lm_head[2][1]"
 
 
 def test_per_op_model_graph_is_only_plain_operations(tiny_trainer):
-    forward, names = document_graph(tiny_trainer, GRAPH_OPS)
-    stats = graph_stats(forward.loss, names)
+    loss, _, names = clara_graph(tiny_trainer, GRAPH_OPS)
+    stats = graph_stats(loss, names)
     by_op = dict(stats.nodes_by_op)
     positions = len("clara") + 1
     assert "other" not in by_op
-    assert stats.nodes == forward.loss.backward()
+    assert stats.nodes == len(topological_order(loss))
     assert by_op["log"] == positions
     assert by_op["relu"] == positions * TINY.n_layer * 4 * TINY.n_embd
     assert by_op["**-0.5"] == positions * (1 + 2 * TINY.n_layer)  # every rmsnorm
@@ -101,11 +113,11 @@ def test_per_op_model_graph_is_only_plain_operations(tiny_trainer):
 
 
 def test_fused_graph_is_smaller_and_reaches_the_same_parameters(tiny_trainer):
-    plain, names = document_graph(tiny_trainer, GRAPH_OPS)
-    fused, fused_names = document_graph(tiny_trainer, FUSED_OPS)
-    plain_stats = graph_stats(plain.loss, names)
-    fused_stats = graph_stats(fused.loss, fused_names)
-    assert fused.loss.data == plain.loss.data
+    plain, _, names = clara_graph(tiny_trainer, GRAPH_OPS)
+    fused, _, fused_names = clara_graph(tiny_trainer, FUSED_OPS)
+    plain_stats = graph_stats(plain, names)
+    fused_stats = graph_stats(fused, fused_names)
+    assert fused.data == plain.data
     assert fused_stats.nodes < plain_stats.nodes / 5
     assert fused_stats.depth < plain_stats.depth
     assert fused_stats.parameters == plain_stats.parameters
