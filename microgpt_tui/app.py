@@ -6,13 +6,18 @@ from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
 from textual.reactive import reactive
+from textual.signal import Signal
 from textual.widgets import Footer, Header, Static
 from textual.worker import get_current_worker
 
 from engine import Sampler
+from engine.reference import ParityCheck, is_reference_run
 
 from .messages import Stepped, TrainingStateChanged
+from .screens.gradcheck import GradientCheckScreen
+from .screens.graph import GraphScreen
 from .screens.help import HelpScreen
 from .training import Command, TrainingLoop
 from .views import (
@@ -50,6 +55,10 @@ class MicrogptApp(App):
         Binding("question_mark", "help", "help", key_display="?", tooltip="This help"),
         Binding("q", "quit", "quit", tooltip="Quit (also ctrl+c)"),
         Binding("r", "restart_sample", "restart", tooltip="Start a new sample"),
+        Binding("G", "graph_view", "graph", tooltip="The last trained name's autograd graph: "
+                "its statistics, and a walk down it from the loss"),
+        Binding("g", "gradient_check", "gradcheck", tooltip="Gradient check: backward's "
+                "gradient of 10 weights beside finite differences"),
         # Learners press ctrl+c to leave a terminal program; Textual would only explain ctrl+q.
         Binding("ctrl+c", "quit", "quit", show=False, priority=True),
     ]
@@ -75,6 +84,9 @@ class MicrogptApp(App):
         self.sampler_rng = random.Random(self.config.seed)
         self.sampler = None
         self.sample_events = ()
+        # The reference run's known losses apply only to its config and data.
+        self.parity = ParityCheck() if is_reference_run(self.config, trainer.docs) else None
+        self.stepped = Signal(self, "stepped")  # screens that follow training subscribe
 
     def compose(self) -> ComposeResult:
         yield Header(icon="")
@@ -117,15 +129,36 @@ class MicrogptApp(App):
 
     def on_resize(self, event):
         width, height = event.size
-        # The vocabulary is also on the loss pane, so it is the first thing to go when narrow.
-        self.sub_title = f"{self.dataset_name} · {self.n_docs:,} docs"
-        if width >= 100:
-            self.sub_title += f" · vocab {self.tokenizer.vocab_size}"
+        self.show_sub_title(width)
         too_small = width < MIN_WIDTH or height < MIN_HEIGHT
         self.screen.set_class(too_small, "too-small")
         self.query_one("#too-small", Static).update(
             f"microgpt-tui needs a terminal of at least {MIN_WIDTH}×{MIN_HEIGHT}; this one is "
             f"{width}×{height}. Make it bigger (training and keys keep working).")
+
+    def show_sub_title(self, width):
+        # The vocabulary is also on the loss pane, so it is the first thing to go when narrow;
+        # then the dataset makes room for the parity badge (which only names.txt gets).
+        badge = self.parity_badge
+        parts = [self.dataset_name, f"{self.n_docs:,} docs"]
+        if width >= (110 if badge else 100):
+            parts.append(f"vocab {self.tokenizer.vocab_size}")
+        if badge and width < 100:
+            parts = []
+        self.sub_title = " · ".join(parts)
+        self.mutate_reactive(App.sub_title)  # the badge may have changed: redraw the header
+
+    @property
+    def parity_badge(self):
+        return self.parity.badge if self.parity else ""
+
+    def format_title(self, title, sub_title):
+        formatted = super().format_title(title, sub_title)
+        if not self.parity_badge:
+            return formatted
+        style = "bold $text-error" if self.parity.diverged_at else "bold $text-success"
+        return Content.assemble(formatted, (" · " if sub_title else " — ", "dim"),
+                                (self.parity_badge, style))
 
     def update_titles(self):
         where = f"layer {self.layer + 1}/{self.config.n_layer}"
@@ -172,6 +205,12 @@ class MicrogptApp(App):
         plot.losses = tuple(self.loss_history)
         if self.show_training_views:
             self.show_step(message.result)
+        if self.parity is not None:
+            first_step = message.result.step - len(message.losses) + 1
+            for step, loss in enumerate(message.losses, first_step):
+                self.parity.observe(step, loss)
+            self.show_sub_title(self.size.width)
+        self.stepped.publish(message.result)
 
     def show_step(self, result):
         self.query_one(AttentionMap).view = attention_from_step(result, self.tokenizer)
@@ -244,6 +283,23 @@ class MicrogptApp(App):
 
     def action_help(self):
         self.push_screen(HelpScreen(self.BINDINGS))
+
+    def action_graph_view(self):
+        if self.needs_a_step("The graph view") or isinstance(self.screen, GraphScreen):
+            return
+        self.push_screen(GraphScreen(self.training.weights, self.last_result, self.config))
+
+    def action_gradient_check(self):
+        if self.needs_a_step("The gradient check") or isinstance(self.screen,
+                                                                  GradientCheckScreen):
+            return
+        self.push_screen(GradientCheckScreen(seed=self.config.seed))
+
+    def needs_a_step(self, what):
+        if self.last_result is None:
+            self.notify(f"{what} uses the last trained name: press s for a training step "
+                        "first.", severity="warning")
+        return self.last_result is None
 
     def get_system_commands(self, screen):
         yield from super().get_system_commands(screen)
