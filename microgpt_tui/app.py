@@ -7,6 +7,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
+from textual.markup import escape as escape_markup
 from textual.reactive import reactive
 from textual.signal import Signal
 from textual.widgets import Footer, Header, Static
@@ -306,5 +307,7 @@ class MicrogptApp(App):
         for binding in self.BINDINGS:
             if binding.action in ("help", "quit"):
                 continue
-            yield SystemCommand(binding.description, f"key: {binding.key_display or binding.key}",
+            # The palette reads help as markup: "[/]" would be a closing tag.
+            key = escape_markup(binding.key_display or binding.key)
+            yield SystemCommand(binding.description, f"key: {key}",
                                 lambda action=binding.action: self.run_action(action))

@@ -150,14 +150,16 @@ class GraphScreen(Screen):
         child, local_grad = node._children[row], node._local_grads[row]
         child_name, node_name = self.label(child), self.label(node)
         uses = self.analysis.uses[child]
+        child_grad = f"grad({child_name})"
         text = Text.assemble(
-            (f"grad({child_name}) += local grad × grad({node_name})", "bold"),
-            f" = {number(local_grad)} × {number(node.grad)} = {number(local_grad * node.grad)}\n")
+            (f"{child_grad} += local grad × grad({node_name})\n", "bold"),
+            f"{' ' * len(child_grad)} += {number(local_grad)} × {number(node.grad)} = "
+            f"{number(local_grad * node.grad)}\n")
         if uses == 1:
-            text.append(f"its only use, so grad({child_name}) = {number(child.grad)}", "dim")
+            text.append(f"its only use, so {child_grad} = {number(child.grad)}", "dim")
         else:
-            text.append(f"grad({child_name}) = {number(child.grad)} is the sum of {uses} such "
-                        "terms, one per use", "dim")
+            text.append(f"{child_grad} = {number(child.grad)}: the sum of {uses} such terms, "
+                        "one per use", "dim")
         self.query_one("#walker-chain", Static).update(text)
 
     def on_data_table_row_highlighted(self, event):
