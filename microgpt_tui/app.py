@@ -56,8 +56,8 @@ class MicrogptApp(App):
         Binding("question_mark", "help", "help", key_display="?", tooltip="This help"),
         Binding("q", "quit", "quit", tooltip="Quit (also ctrl+c)"),
         Binding("r", "restart_sample", "restart", tooltip="Start a new sample"),
-        Binding("G", "graph_view", "graph", tooltip="The last trained name's autograd graph: "
-                "its statistics, and a walk down it from the loss"),
+        Binding("G", "graph_view", "graph", tooltip="The last trained name's autograd graph, "
+                "and a walk down it from the loss"),
         Binding("g", "gradient_check", "gradcheck", tooltip="Gradient check: backward's "
                 "gradient of 10 weights beside finite differences"),
         # Learners press ctrl+c to leave a terminal program; Textual would only explain ctrl+q.

@@ -9,6 +9,8 @@ backward multiplied by, so the chain rule can be checked by hand, number by numb
 
 from dataclasses import dataclass
 
+from rich.console import Group
+from rich.table import Table
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -151,16 +153,17 @@ class GraphScreen(Screen):
         child_name, node_name = self.label(child), self.label(node)
         uses = self.analysis.uses[child]
         child_grad = f"grad({child_name})"
-        text = Text.assemble(
-            (f"{child_grad} += local grad × grad({node_name})\n", "bold"),
-            f"{' ' * len(child_grad)} += {number(local_grad)} × {number(node.grad)} = "
-            f"{number(local_grad * node.grad)}\n")
+        rule = Table.grid(padding=(0, 1))
+        rule.add_row(Text(child_grad, style="bold"),
+                     Text(f"+= local grad × grad({node_name})", style="bold"))
+        rule.add_row("", f"+= {number(local_grad)} × {number(node.grad)} = "
+                         f"{number(local_grad * node.grad)}")
         if uses == 1:
-            text.append(f"its only use, so {child_grad} = {number(child.grad)}", "dim")
+            note = f"its only use, so {child_grad} = {number(child.grad)}"
         else:
-            text.append(f"{child_grad} = {number(child.grad)}: the sum of {uses} such terms, "
-                        "one per use", "dim")
-        self.query_one("#walker-chain", Static).update(text)
+            note = (f"{child_grad} = {number(child.grad)}: the sum of {uses} such terms, one per "
+                    "use")
+        self.query_one("#walker-chain", Static).update(Group(rule, Text(note, style="dim")))
 
     def on_data_table_row_highlighted(self, event):
         if self.path:

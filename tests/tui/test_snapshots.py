@@ -1,6 +1,8 @@
 """SVG snapshots of the screens a learner sees (update with --snapshot-update after looking)."""
 
-from tests.tui.conftest import default_app, step_and_wait
+from microgpt_tui.screens.gradcheck import GradientCheckScreen
+from microgpt_tui.screens.graph import GraphScreen
+from tests.tui.conftest import default_app, step_and_wait, wait_for
 
 WIDE = (120, 34)
 
@@ -40,3 +42,31 @@ def test_help_screen(snap_compare):
 
 def test_smallest_supported_terminal(snap_compare):
     assert snap_compare(default_app(), terminal_size=(80, 24), run_before=sample_three_letters)
+
+
+def test_graph_view_walked_down_to_a_weight(snap_compare):
+    async def run_before(pilot):
+        app = pilot.app
+        await take_one_step(pilot)
+        await pilot.press("G")
+        await wait_for(pilot, lambda: isinstance(app.screen, GraphScreen)
+                       and app.screen.analysis is not None)
+        # Down the first child until a node has a parameter among its children; select it.
+        names = app.screen.analysis.names
+        while not any(child in names for child in app.screen.path[-1]._children):
+            await pilot.press("enter")
+        if app.screen.path[-1]._children[0] not in names:
+            await pilot.press("down")
+
+    assert snap_compare(default_app(), terminal_size=(80, 24), run_before=run_before)
+
+
+def test_gradient_check(snap_compare):
+    async def run_before(pilot):
+        app = pilot.app
+        await take_one_step(pilot)
+        await pilot.press("g")
+        await wait_for(pilot, lambda: isinstance(app.screen, GradientCheckScreen)
+                       and app.screen.checks)
+
+    assert snap_compare(default_app(), terminal_size=(80, 24), run_before=run_before)

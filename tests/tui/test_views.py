@@ -229,7 +229,7 @@ async def test_help_lists_both_views():
         assert isinstance(app.screen, HelpScreen)
         text = " ".join(" ".join(static_text(static).split())
                         for static in app.screen.query(Static))
-        assert "G The last trained name's autograd graph" in text
+        assert "G The last trained name's autograd graph, and a walk down it" in text
         assert "g Gradient check: backward's gradient" in text
 
 
