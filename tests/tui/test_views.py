@@ -10,6 +10,7 @@ from engine import FLOAT_OPS, forward_document
 from engine.gradcheck import check_gradients
 from engine.graph import document_graph, graph_stats
 from engine.reference import REFERENCE_LOSSES, ParityCheck
+from microgpt_tui.screens import gradcheck as gradcheck_screen
 from microgpt_tui.screens.gradcheck import GradientCheckScreen
 from microgpt_tui.screens.graph import GraphScreen, number
 from microgpt_tui.screens.help import HelpScreen
@@ -205,6 +206,21 @@ async def test_gradient_check_keeps_up_while_training_runs():
         assert all(check.relative_error < 1e-5 for check in screen.checks)
         await pilot.press("escape")
         assert not isinstance(app.screen, GradientCheckScreen)
+
+
+async def test_a_check_that_fails_is_reported_in_one_line(monkeypatch):
+    def overflow(*args, **kwargs):
+        raise OverflowError("math range error")
+
+    monkeypatch.setattr(gradcheck_screen, "check_gradients", overflow)
+    app = tiny_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await step_and_wait(pilot, app)
+        await pilot.press("g")
+        await wait_for(pilot, lambda: any("failed" in n for n in notices(app)))
+        assert "The gradient check failed: math range error" in notices(app)
+        assert isinstance(app.screen, GradientCheckScreen)
+        assert not app.screen.checking  # the next step may try again
 
 
 # Keys, palette, help ----------------------------------------------------------------------
