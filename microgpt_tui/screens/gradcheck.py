@@ -1,8 +1,8 @@
 """The `g` screen: backward's gradient of 10 weights beside a finite-difference estimate.
 
 The check runs in a thread worker on the newest weights snapshot (on the default config it
-takes about 120 ms: 20 float forward passes and one backward) and again after every training
-step, so it stays live while training runs.
+takes about 120 ms: 20 float forward passes and one backward) and again after training steps,
+at most about twice a second, so it stays live while training runs.
 """
 
 from rich.table import Table
@@ -16,6 +16,10 @@ from textual.widgets import Footer, Header, Static
 from textual.worker import WorkerState
 
 from engine.gradcheck import STEP, check_gradients
+
+# Seconds to wait after a check before the next: back to back, checks (which hold the GIL)
+# slowed continuous training to under half its speed.
+REST_BETWEEN_CHECKS = 0.5
 
 # Central differences in float64 with h = 1e-5 agree with an exact derivative to ~1e-7.
 AGREE_BELOW = 1e-5
@@ -61,8 +65,8 @@ class GradientCheckScreen(Screen):
     def __init__(self, seed):
         super().__init__()
         self.seed = seed
-        self.checking = False
-        self.stale = False  # a step arrived while a check was running
+        self.busy = False  # a check is running, or resting after one
+        self.stale = False  # a step arrived meanwhile
         self.checks = ()
 
     def compose(self) -> ComposeResult:
@@ -84,11 +88,11 @@ class GradientCheckScreen(Screen):
         self.request_check()
 
     def request_check(self):
-        """Check the newest snapshot, unless a check is running: then once it is done."""
-        if self.checking:
+        """Check the newest snapshot now, or once the running check and its rest are over."""
+        if self.busy:
             self.stale = True
             return
-        self.checking, self.stale = True, False
+        self.busy, self.stale = True, False
         result = self.app.last_result
         source = (f"{result.doc!r} (the name of step {result.step}) on the newest weights · "
                   f"seed {self.seed}")
@@ -109,6 +113,9 @@ class GradientCheckScreen(Screen):
             self.notify(f"The gradient check failed: {event.worker.error}", severity="error")
         else:
             return
-        self.checking = False
+        self.set_timer(REST_BETWEEN_CHECKS, self.rested)
+
+    def rested(self):
+        self.busy = False
         if self.stale:
             self.request_check()

@@ -201,7 +201,7 @@ async def test_gradient_check_keeps_up_while_training_runs():
         await pilot.press("space")
         await wait_for(pilot, lambda: not app.running)
         final_step = app.last_result.step
-        await wait_for(pilot, lambda: not screen.checking
+        await wait_for(pilot, lambda: not screen.busy
                        and f"name of step {final_step})" in shown(app, "#gradcheck-source"))
         assert all(check.relative_error < 1e-5 for check in screen.checks)
         await pilot.press("escape")
@@ -220,7 +220,7 @@ async def test_a_check_that_fails_is_reported_in_one_line(monkeypatch):
         await wait_for(pilot, lambda: any("failed" in n for n in notices(app)))
         assert "The gradient check failed: math range error" in notices(app)
         assert isinstance(app.screen, GradientCheckScreen)
-        assert not app.screen.checking  # the next step may try again
+        await wait_for(pilot, lambda: not app.screen.busy)  # the next step may try again
 
 
 # Keys, palette, help ----------------------------------------------------------------------
