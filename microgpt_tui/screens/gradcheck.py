@@ -21,7 +21,9 @@ from engine.gradcheck import STEP, check_gradients
 # slowed continuous training to under half its speed.
 REST_BETWEEN_CHECKS = 0.5
 
-# Central differences in float64 with h = 1e-5 agree with an exact derivative to ~1e-7.
+# Measured on the default model: relative errors of 1e-10 to 2e-6 (the larger for tiny
+# gradients, where float rounding in the difference weighs most); a wrong gradient is off by
+# far more.
 AGREE_BELOW = 1e-5
 
 EXPLANATION = (
