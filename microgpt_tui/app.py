@@ -10,12 +10,16 @@ from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, ScrollableContainer, Vertical, VerticalScroll
+from textual.content import Content
+from textual.markup import escape as escape_markup
 from textual.reactive import reactive
+from textual.signal import Signal
 from textual.widgets import Footer, Header, Static
 from textual.worker import get_current_worker
 
 from engine import BigramCounts, Sampler, bigram_loss, count_truncated
 from engine.checkpoint import DEFAULT_CHECKPOINT
+from engine.reference import ParityCheck, is_reference_run
 
 from .export import export_run
 from .messages import (
@@ -26,6 +30,8 @@ from .messages import (
     Stepped,
     TrainingStateChanged,
 )
+from .screens.gradcheck import GradientCheckScreen
+from .screens.graph import GraphScreen
 from .screens.help import HelpScreen
 from .screens.stages import StagesScreen
 from .training import HISTORY_LENGTH, Command, SaveCheckpoint, TrainingLoop
@@ -83,6 +89,10 @@ class MicrogptApp(App):
                 tooltip=f"Save a checkpoint (to --save PATH, else {DEFAULT_CHECKPOINT})"),
         Binding("e", "export", "export", show=False,
                 tooltip="Export loss.csv, trace.json (the last step) and screen.svg"),
+        Binding("G", "graph_view", "graph", show=False,
+                tooltip="The last trained name's autograd graph, and a walk down it from the loss"),
+        Binding("g", "gradient_check", "gradcheck", show=False, tooltip="Gradient check: "
+                "backward's gradient of 10 weights beside finite differences"),
         # Learners press ctrl+c to leave a terminal program; Textual would only explain ctrl+q.
         Binding("ctrl+c", "quit", "quit", show=False, priority=True),
     ]
@@ -115,6 +125,9 @@ class MicrogptApp(App):
         self.sampler = None
         self.sample_events = ()
         self.export_dir = export_dir  # None: the working directory at the time of export
+        # The reference run's known losses apply only to its config and data.
+        self.parity = ParityCheck() if is_reference_run(self.config, trainer.docs) else None
+        self.stepped = Signal(self, "stepped")  # screens that follow training subscribe
 
     def compose(self) -> ComposeResult:
         yield Header(icon="")
@@ -192,15 +205,36 @@ class MicrogptApp(App):
 
     def on_resize(self, event):
         width, height = event.size
-        # The vocabulary is also on the loss pane, so it is the first thing to go when narrow.
-        self.sub_title = f"{self.dataset_name} · {self.n_docs:,} docs"
-        if width >= 100:
-            self.sub_title += f" · vocab {self.tokenizer.vocab_size}"
+        self.show_sub_title(width)
         too_small = width < MIN_WIDTH or height < MIN_HEIGHT
         self.screen.set_class(too_small, "too-small")
         self.query_one("#too-small", Static).update(
             f"microgpt-tui needs a terminal of at least {MIN_WIDTH}×{MIN_HEIGHT}; this one is "
             f"{width}×{height}. Make it bigger (training and keys keep working).")
+
+    def show_sub_title(self, width):
+        # The vocabulary is also on the loss pane, so it is the first thing to go when narrow;
+        # then the dataset makes room for the parity badge (which only names.txt gets).
+        badge = self.parity_badge
+        parts = [self.dataset_name, f"{self.n_docs:,} docs"]
+        if width >= (110 if badge else 100):
+            parts.append(f"vocab {self.tokenizer.vocab_size}")
+        if badge and width < 100:
+            parts = []
+        self.sub_title = " · ".join(parts)
+        self.mutate_reactive(App.sub_title)  # the badge may have changed: redraw the header
+
+    @property
+    def parity_badge(self):
+        return self.parity.badge if self.parity else ""
+
+    def format_title(self, title, sub_title):
+        formatted = super().format_title(title, sub_title)
+        if not self.parity_badge:
+            return formatted
+        style = "bold $text-error" if self.parity.diverged_at else "bold $text-success"
+        return Content.assemble(formatted, (" · " if sub_title else " — ", "dim"),
+                                (self.parity_badge, style))
 
     def update_titles(self):
         where = f"layer {self.layer + 1}/{self.config.n_layer}"
@@ -286,6 +320,12 @@ class MicrogptApp(App):
         plot.losses = tuple(self.loss_history)
         if self.show_training_views:
             self.show_step(message.result)
+        if self.parity is not None:
+            first_step = message.result.step - len(message.losses) + 1
+            for step, loss in enumerate(message.losses, first_step):
+                self.parity.observe(step, loss)
+            self.show_sub_title(self.size.width)
+        self.stepped.publish(message.result)
 
     def show_step(self, result):
         """The panes for `result`, or empty ones (None: rewound to before the first step)."""
@@ -395,13 +435,30 @@ class MicrogptApp(App):
     def action_help(self):
         self.push_screen(HelpScreen(self.BINDINGS))
 
+    def action_graph_view(self):
+        if self.needs_a_step("The graph view") or isinstance(self.screen, GraphScreen):
+            return
+        self.push_screen(GraphScreen(self.training.weights, self.last_result, self.config))
+
+    def action_gradient_check(self):
+        if self.needs_a_step("The gradient check") or isinstance(self.screen,
+                                                                  GradientCheckScreen):
+            return
+        self.push_screen(GradientCheckScreen(seed=self.config.seed))
+
+    def needs_a_step(self, what):
+        if self.last_result is None:
+            self.notify(f"{what} uses the last trained name: press s for a training step "
+                        "first.", severity="warning")
+        return self.last_result is None
+
     def get_system_commands(self, screen):
         yield from super().get_system_commands(screen)
         for binding in self.BINDINGS:
             if binding.action in ("help", "quit"):
                 continue
             # Footer descriptions are one word to fit 80 columns; the palette has room for
-            # the whole sentence.
-            yield SystemCommand(binding.tooltip or binding.description,
-                                f"key: {binding.key_display or binding.key}",
+            # the whole sentence. It reads help as markup: "[/]" would be a closing tag.
+            key = escape_markup(binding.key_display or binding.key)
+            yield SystemCommand(binding.tooltip or binding.description, f"key: {key}",
                                 lambda action=binding.action: self.run_action(action))

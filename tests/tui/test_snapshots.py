@@ -1,5 +1,7 @@
 """SVG snapshots of the screens a learner sees (update with --snapshot-update after looking)."""
 
+from microgpt_tui.screens.gradcheck import GradientCheckScreen
+from microgpt_tui.screens.graph import GraphScreen
 from tests.tui.conftest import default_app, step_and_wait, wait_for
 
 WIDE = (120, 34)
@@ -49,5 +51,33 @@ def test_step_in_stages_mid_forward(snap_compare):
             before = app.stage
             await pilot.press("S")
             await wait_for(pilot, lambda before=before: app.stage is not before)
+
+    assert snap_compare(default_app(), terminal_size=(80, 24), run_before=run_before)
+
+
+def test_graph_view_walked_down_to_a_weight(snap_compare):
+    async def run_before(pilot):
+        app = pilot.app
+        await take_one_step(pilot)
+        await pilot.press("G")
+        await wait_for(pilot, lambda: isinstance(app.screen, GraphScreen)
+                       and app.screen.analysis is not None)
+        # Down the first child until a node has a parameter among its children; select it.
+        names = app.screen.analysis.names
+        while not any(child in names for child in app.screen.path[-1]._children):
+            await pilot.press("enter")
+        if app.screen.path[-1]._children[0] not in names:
+            await pilot.press("down")
+
+    assert snap_compare(default_app(), terminal_size=(80, 24), run_before=run_before)
+
+
+def test_gradient_check(snap_compare):
+    async def run_before(pilot):
+        app = pilot.app
+        await take_one_step(pilot)
+        await pilot.press("g")
+        await wait_for(pilot, lambda: isinstance(app.screen, GradientCheckScreen)
+                       and app.screen.checks)
 
     assert snap_compare(default_app(), terminal_size=(80, 24), run_before=run_before)

@@ -1,0 +1,72 @@
+"""Gradient check: backward's gradient of a few weights beside a finite-difference estimate.
+
+Backward runs on the fused graph (what the Trainer uses) over fresh leaves made from a weights
+snapshot; the estimate is the central difference (L(w + h) - L(w - h)) / 2h of the float
+forward pass, the model with no autograd at all. If the two agree to many digits, backward
+computes the derivative of the loss; nothing else could make them agree.
+"""
+
+import random
+from dataclasses import dataclass
+
+from .fused import FUSED_OPS
+from .graph import document_graph
+from .model import FLOAT_OPS, forward_document
+
+STEP = 1e-5  # h: small enough for the curvature, large enough for float rounding
+
+
+@dataclass(frozen=True)
+class GradientCheck:
+    name: str  # weight matrix
+    row: int
+    col: int
+    weight: float
+    backward: float  # d loss / d weight, from backward
+    estimate: float  # the central difference
+
+    @property
+    def label(self):
+        return f"{self.name}[{self.row}][{self.col}]"
+
+    @property
+    def relative_error(self):
+        """|backward - estimate| / the larger of the two; 0 when both are exactly 0 (a weight
+        this document does not reach, such as an unused letter's embedding)."""
+        scale = max(abs(self.backward), abs(self.estimate))
+        return abs(self.backward - self.estimate) / scale if scale else 0.0
+
+
+def pick_weights(weights, count, seed):
+    """`count` distinct (matrix, row, col) positions, drawn uniformly over all weights."""
+    positions = [
+        (name, r, c)
+        for name, matrix in weights.items()
+        for r, row in enumerate(matrix)
+        for c in range(len(row))
+    ]
+    return random.Random(seed).sample(positions, min(count, len(positions)))
+
+
+def with_weight(weights, name, row, col, value):
+    """`weights` with one entry replaced; only that row and its matrix are copied."""
+    matrix = list(weights[name])
+    changed_row = list(matrix[row])
+    changed_row[col] = value
+    matrix[row] = changed_row
+    return {**weights, name: matrix}
+
+
+def check_gradients(weights, tokens, config, count=10, seed=0, h=STEP):
+    """Check `count` seeded weights of the loss on `tokens` ([BOS] + doc + [BOS])."""
+    _, params, _ = document_graph(weights, tokens, config, FUSED_OPS)
+    checks = []
+    for name, row, col in pick_weights(weights, count, seed):
+        weight = weights[name][row][col]
+        up = forward_document(tokens, with_weight(weights, name, row, col, weight + h),
+                              config, FLOAT_OPS).loss
+        down = forward_document(tokens, with_weight(weights, name, row, col, weight - h),
+                                config, FLOAT_OPS).loss
+        checks.append(GradientCheck(name, row, col, weight, params[name][row][col].grad,
+                                    (up - down) / (2 * h)))
+    return tuple(checks)

@@ -1,0 +1,123 @@
+"""The `g` screen: backward's gradient of 10 weights beside a finite-difference estimate.
+
+The check runs in a thread worker on the newest weights snapshot (on the default config it
+takes about 120 ms: 20 float forward passes and one backward) and again after training steps,
+at most about twice a second, so it stays live while training runs.
+"""
+
+from rich.table import Table
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+from textual.worker import WorkerState
+
+from engine.gradcheck import STEP, check_gradients
+
+# Seconds to wait after a check before the next: back to back, checks (which hold the GIL)
+# slowed continuous training to under half its speed.
+REST_BETWEEN_CHECKS = 0.5
+
+# Measured on the default model: relative errors of 1e-10 to 2e-6 (the larger for tiny
+# gradients, where float rounding in the difference weighs most); a wrong gradient is off by
+# far more.
+AGREE_BELOW = 1e-5
+
+EXPLANATION = (
+    f"backward: ∂loss/∂w by the chain rule, back through the graph.\n"
+    f"finite difference: (loss(w+h) − loss(w−h)) / 2h with h = {STEP:g}, from the plain "
+    f"float forward pass.\np picks 10 other weights; s and space train, and the check follows."
+)
+
+
+def checks_table(checks):
+    table = Table(box=None, padding=(0, 1), show_edge=False)
+    table.add_column("weight", no_wrap=True)
+    table.add_column("backward", justify="right")
+    table.add_column("finite diff.", justify="right")
+    table.add_column("rel. error", justify="right")
+    for check in checks:
+        if check.backward == check.estimate == 0:
+            # The loss does not depend on this weight for this name (e.g. another letter's
+            # embedding): both sides say so exactly.
+            table.add_row(check.label, "0", "0", Text("both 0", style="dim"))
+            continue
+        error = check.relative_error
+        table.add_row(check.label, f"{check.backward:+.8e}", f"{check.estimate:+.8e}",
+                      Text(f"{error:.1e}", style="green" if error < AGREE_BELOW else "bold red"))
+    return table
+
+
+def verdict(checks):
+    agree = sum(check.relative_error < AGREE_BELOW for check in checks)
+    worst = max(check.relative_error for check in checks)
+    return (f"{agree} of {len(checks)} agree (relative error < {AGREE_BELOW:.0e}); "
+            f"the largest error is {worst:.1e}.")
+
+
+class GradientCheckScreen(Screen):
+    BINDINGS = [
+        Binding("escape", "dismiss", "close", tooltip="Close the gradient check"),
+        Binding("p", "pick_others", "other weights", tooltip="Check 10 other weights"),
+    ]
+
+    def __init__(self, seed):
+        super().__init__()
+        self.seed = seed
+        self.busy = False  # a check is running, or resting after one
+        self.stale = False  # a step arrived meanwhile
+        self.checks = ()
+
+    def compose(self) -> ComposeResult:
+        yield Header(icon="")
+        with Vertical(id="gradcheck", classes="pane"):
+            yield Static(id="gradcheck-source")
+            yield Static("Checking…", id="gradcheck-table")
+            yield Static(id="gradcheck-verdict")
+            yield Static(EXPLANATION, id="gradcheck-note", classes="note")
+        yield Footer(compact=True, show_command_palette=False)
+
+    def on_mount(self):
+        self.query_one("#gradcheck").border_title = "Gradient check"
+        self.app.stepped.subscribe(self, lambda _result: self.request_check())
+        self.request_check()
+
+    def action_pick_others(self):
+        self.seed += 1
+        self.request_check()
+
+    def request_check(self):
+        """Check the newest snapshot now, or once the running check and its rest are over."""
+        if self.busy:
+            self.stale = True
+            return
+        self.busy, self.stale = True, False
+        result = self.app.last_result
+        source = (f"{result.doc!r} (the name of step {result.step}) on the newest weights · "
+                  f"seed {self.seed}")
+        self.run_check(self.app.training.weights, result.tokens, self.app.config, self.seed,
+                       source)
+
+    @work(thread=True, exit_on_error=False)
+    def run_check(self, weights, tokens, config, seed, source):
+        return source, check_gradients(weights, tokens, config, seed=seed)
+
+    def on_worker_state_changed(self, event):
+        if event.state == WorkerState.SUCCESS:
+            source, self.checks = event.worker.result
+            self.query_one("#gradcheck-source", Static).update(source)
+            self.query_one("#gradcheck-table", Static).update(checks_table(self.checks))
+            self.query_one("#gradcheck-verdict", Static).update(verdict(self.checks))
+        elif event.state == WorkerState.ERROR:
+            self.notify(f"The gradient check failed: {event.worker.error}", severity="error")
+        else:
+            return
+        self.set_timer(REST_BETWEEN_CHECKS, self.rested)
+
+    def rested(self):
+        self.busy = False
+        if self.stale:
+            self.request_check()
