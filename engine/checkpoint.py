@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import Config
-from .data import Tokenizer
+from .data import Tokenizer, read_file
 from .trainer import Trainer
 
 FORMAT_NAME = "microgpt-tui checkpoint"
@@ -95,14 +95,7 @@ def write_atomically(path, data):
 def read_checkpoint(path):
     """Read and check a checkpoint file; a ValueError says in one line what is wrong."""
     path = Path(path)
-    if not path.exists():
-        raise ValueError(f"checkpoint not found: {path}")
-    if path.is_dir():
-        raise ValueError(f"checkpoint is a directory, not a file: {path}")
-    try:
-        raw = path.read_bytes()
-    except OSError as error:
-        raise ValueError(f"cannot read checkpoint {path}: {error.strerror or error}") from None
+    raw = read_file(path, "checkpoint")
     try:
         document = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:

@@ -21,17 +21,23 @@ def parse_docs(text):
     return [line.strip() for line in text.strip().split("\n") if line.strip()]
 
 
+def read_file(path, what):
+    """The bytes of the file at `path`; a ValueError says in one line, naming `what` the file
+    was meant to be, why it cannot be read."""
+    if not path.exists():
+        raise ValueError(f"{what} not found: {path}")
+    if path.is_dir():
+        raise ValueError(f"{what} is a directory, not a file: {path}")
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise ValueError(f"cannot read {what} {path}: {error.strerror or error}") from None
+
+
 def load_docs(path=None):
     """Read and validate a dataset; a ValueError says in one line what is wrong."""
     path = Path(path) if path is not None else default_dataset_path()
-    if not path.exists():
-        raise ValueError(f"dataset not found: {path}")
-    if path.is_dir():
-        raise ValueError(f"dataset is a directory, not a file: {path}")
-    try:
-        raw = path.read_bytes()
-    except OSError as error:
-        raise ValueError(f"cannot read dataset {path}: {error.strerror or error}") from None
+    raw = read_file(path, "dataset")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
