@@ -279,7 +279,9 @@ class MicrogptApp(App):
             self.notify(f"{typed!r} is not in the vocabulary ({''.join(self.tokenizer.chars)})"
                         ": nothing forced.", severity="warning")
             return
-        self.sample_tokens(until_done=False, force=token)
+        # After the prompt has gone: the KV pane can only scroll to its new last row once the
+        # main screen is laid out again.
+        self.call_after_refresh(self.sample_tokens, until_done=False, force=token)
 
     def action_restart_sample(self):
         self.start_sample()

@@ -41,9 +41,8 @@ class SamplingView(Widget):
 
     def render(self):
         if not self.events:
-            return Text("Press n to sample a name one letter at a time, f to choose the next "
-                        "letter yourself, enter to finish it, r to start over, +/- to change "
-                        "the temperature.", style="dim")
+            return Text("Press n to sample a name one letter at a time, enter to finish "
+                        "it, r to start over, +/- to change the temperature.", style="dim")
         event = self.events[-1]
         context = self.forced_line(event) if event.forced else self.context_line(event)
         return Group(self.sample_line(), context, *self.probability_bars(event),

@@ -1,6 +1,6 @@
 """SVG snapshots of the screens a learner sees (update with --snapshot-update after looking)."""
 
-from tests.tui.conftest import default_app, step_and_wait
+from tests.tui.conftest import default_app, step_and_wait, wait_for
 
 WIDE = (120, 34)
 
@@ -40,3 +40,20 @@ def test_help_screen(snap_compare):
 
 def test_smallest_supported_terminal(snap_compare):
     assert snap_compare(default_app(), terminal_size=(80, 24), run_before=sample_three_letters)
+
+
+def test_forced_letter(snap_compare):
+    async def run_before(pilot):
+        await sample_three_letters(pilot)
+        await pilot.press("f", "x")
+
+    assert snap_compare(default_app(), terminal_size=(80, 24), run_before=run_before)
+
+
+def test_ablation_view(snap_compare):
+    async def run_before(pilot):
+        await step_and_wait(pilot, pilot.app, times=20)
+        await pilot.press("right_square_bracket", "right_square_bracket", "x")
+        await wait_for(pilot, lambda: pilot.app.screen.comparison is not None)
+
+    assert snap_compare(default_app(), terminal_size=(80, 24), run_before=run_before)
