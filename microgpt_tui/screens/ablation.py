@@ -16,6 +16,11 @@ from engine.ablation import PROBE_SEED, SAMPLE_SEED, compare_ablation
 CHANGED_STYLE = "dark_orange"
 
 
+def sample_cell(name, style=""):
+    # A sample can end at once (BOS drawn first): say so rather than leave the cell blank.
+    return Text(name, style=style) if name else Text("(empty)", style=style or "dim")
+
+
 class AblationScreen(ModalScreen):
     """Measures in a thread worker: 200 probe names and 10 samples take about a second on
     the default config, far too long for the UI thread."""
@@ -51,7 +56,8 @@ class AblationScreen(ModalScreen):
         self.query_one("#ablation-body", Static).update(Text(
             f"Measuring the loss on {len(self.probe)} probe names and drawing samples, with "
             f"and without {self.head_name}…", style="dim"))
-        self.measure()
+        # Paint "Measuring…" first: the worker then competes with the UI for the GIL.
+        self.call_after_refresh(self.measure)
 
     @work(thread=True, exclusive=True, exit_on_error=False)
     def measure(self):
@@ -78,8 +84,8 @@ class AblationScreen(ModalScreen):
                            style=CHANGED_STYLE if change else ""))
         for i, (plain, ablated) in enumerate(zip(comparison.samples,
                                                  comparison.ablated_samples)):
-            table.add_row(f"sample {i + 1}", plain,
-                          Text(ablated, style=CHANGED_STYLE if ablated != plain else ""))
+            table.add_row(f"sample {i + 1}", sample_cell(plain),
+                          sample_cell(ablated, CHANGED_STYLE if ablated != plain else ""))
         return Group(
             Text(f"{self.weights_label}; probe names drawn with seed {PROBE_SEED}, samples "
                  f"with seed {SAMPLE_SEED} at temperature {comparison.temperature:.1f}.",
