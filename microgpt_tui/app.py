@@ -19,7 +19,7 @@ from engine.checkpoint import DEFAULT_CHECKPOINT
 
 from .messages import CheckpointFailed, CheckpointSaved, Stepped, TrainingStateChanged
 from .screens.ablation import AblationScreen
-from .screens.force import ForceTokenScreen
+from .screens.force import ForceTokenScreen, vocabulary_hint
 from .screens.help import HelpScreen
 from .training import Command, SaveCheckpoint, TrainingLoop
 from .views import (
@@ -276,8 +276,9 @@ class MicrogptApp(App):
         try:
             (token,) = self.tokenizer.encode(typed) if typed else (self.tokenizer.bos,)
         except ValueError:
-            self.notify(f"{typed!r} is not in the vocabulary ({''.join(self.tokenizer.chars)})"
-                        ": nothing forced.", severity="warning")
+            self.notify(f"{typed!r} is not in the vocabulary "
+                        f"({vocabulary_hint(self.tokenizer.chars)}): nothing forced.",
+                        severity="warning")
             return
         # After the prompt has gone: the KV pane can only scroll to its new last row once the
         # main screen is laid out again.

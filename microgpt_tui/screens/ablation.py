@@ -71,7 +71,8 @@ class AblationScreen(ModalScreen):
             body.update(self.report(self.comparison))
         elif event.state is WorkerState.ERROR:
             # Diverged weights can overflow or make a probability 0 (log of 0).
-            body.update(Text(f"Could not measure: {event.worker.error}", style="red"))
+            body.update(Text(f"Could not measure on these weights ({event.worker.error}): "
+                             "they have probably diverged.", style="red"))
 
     def report(self, comparison):
         table = Table(box=None, padding=(0, 1), show_edge=False)

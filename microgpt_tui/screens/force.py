@@ -10,6 +10,11 @@ from textual.widgets import Input, Static
 SHOWN_CHARS = 40
 
 
+def vocabulary_hint(chars):
+    shown = "".join(chars)
+    return shown if len(shown) <= SHOWN_CHARS else shown[: SHOWN_CHARS - 1] + "…"
+
+
 class ForceTokenScreen(ModalScreen[str | None]):
     """Dismisses with the character typed, "" for enter (the end of the name), or None when
     cancelled. Whether the character is in the vocabulary is the app's to judge."""
@@ -18,11 +23,8 @@ class ForceTokenScreen(ModalScreen[str | None]):
 
     def __init__(self, chars):
         super().__init__()
-        shown = "".join(chars)
-        if len(shown) > SHOWN_CHARS:
-            shown = shown[: SHOWN_CHARS - 1] + "…"
-        self.prompt = (f"Type the next letter ({shown}), or press enter to end the name (·). "
-                       "Esc cancels.")
+        self.prompt = (f"Type the next letter ({vocabulary_hint(chars)}), or press enter to "
+                       "end the name (·). Esc cancels.")
 
     def compose(self) -> ComposeResult:
         with Vertical(id="force"):

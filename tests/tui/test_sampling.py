@@ -5,6 +5,7 @@ import io
 import math
 import re
 import time
+from types import MappingProxyType
 
 from rich.console import Console
 
@@ -219,3 +220,18 @@ async def test_the_new_keys_are_in_the_help_and_the_palette():
     async with app.run_test(size=SIZE):
         titles = {command.title for command in app.get_system_commands(app.screen)}
     assert {"force next letter", "ablate head"} <= titles
+
+
+async def test_ablation_on_diverged_weights_says_why_instead_of_crashing():
+    app = tiny_app()
+    async with app.run_test(size=SIZE) as pilot:
+        # Huge output weights make some probability exactly 0, and log(0) fails.
+        app.training.weights = MappingProxyType({
+            name: tuple(tuple(w * 1e6 for w in row) for row in matrix) if name == "lm_head"
+            else matrix for name, matrix in app.training.weights.items()})
+        await pilot.press("x")
+        screen = app.screen
+        await wait_for(pilot, lambda: "Could not measure" in body_text(screen))
+        assert screen.comparison is None
+        await pilot.press("escape")
+        assert not isinstance(app.screen, AblationScreen)
