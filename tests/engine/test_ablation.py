@@ -110,3 +110,10 @@ def test_two_layer_ablation_reaches_the_later_layer():
     assert [pos[0] for pos in first_layer_off.attention] == [pos[0] for pos in plain.attention]
     assert [pos[1] for pos in first_layer_off.attention] != [pos[1] for pos in plain.attention]
     assert math.isfinite(first_layer_off.loss)
+
+
+def test_comparing_against_no_ablation_gives_two_equal_columns(trained):
+    comparison = compare_ablation(trained.weights(), trained.tokenizer, TINY,
+                                  probe_set(trained.docs), frozenset())
+    assert comparison.ablated_loss == comparison.loss
+    assert comparison.ablated_samples == comparison.samples

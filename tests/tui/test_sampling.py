@@ -235,3 +235,18 @@ async def test_ablation_on_diverged_weights_says_why_instead_of_crashing():
         assert screen.comparison is None
         await pilot.press("escape")
         assert not isinstance(app.screen, AblationScreen)
+
+
+async def test_ablation_while_training_runs_uses_the_newest_snapshot():
+    app = tiny_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("space")
+        await wait_for(pilot, lambda: app.running and len(app.loss_history) >= 3)
+        await pilot.press("x")
+        screen = app.screen
+        await wait_for(pilot, lambda: screen.comparison is not None)
+        assert "The newest weights (training is running)" in body_text(screen)
+        steps = len(app.loss_history)
+        await wait_for(pilot, lambda: len(app.loss_history) > steps)  # training went on
+        await pilot.press("escape", "space")
+        await wait_for(pilot, lambda: not app.running)
