@@ -111,11 +111,27 @@ def rmsnorm(x, ops):
     return [xi * scale for xi in x]
 
 
-def gpt(token_id, pos_id, kv_cache, params, config, ops):
+# Ablation: (layer, head) pairs whose output a forward pass zeroes; none by default.
+NO_ABLATION = frozenset()
+
+
+def check_ablation(ablate, config):
+    """A ValueError naming the first (layer, head) pair this model does not have."""
+    for pair in ablate:
+        layer, head = pair if isinstance(pair, tuple) and len(pair) == 2 else (None, None)
+        if not (isinstance(layer, int) and 0 <= layer < config.n_layer
+                and isinstance(head, int) and 0 <= head < config.n_head):
+            raise ValueError(f"cannot ablate {pair!r}: heads are (layer, head) pairs with layer "
+                             f"in 0..{config.n_layer - 1} and head in 0..{config.n_head - 1}")
+
+
+def gpt(token_id, pos_id, kv_cache, params, config, ops, ablate=NO_ABLATION):
     """Logits for the next token, and the attention weights [layer][head][key_pos].
 
     Appends this position's key and value vectors to `kv_cache[layer]` as a (key, value)
     pair; the cache holds graph nodes, so gradients flow back into every cached entry.
+    A head in `ablate` (a set of (layer, head) pairs) still attends, and its weights are
+    returned, but its output is multiplied by zero before the output projection.
     """
     head_dim = config.head_dim
     scale = (head_dim**0.5) ** -1
@@ -139,9 +155,11 @@ def gpt(token_id, pos_id, kv_cache, params, config, ops):
             attn_logits = [ops.dot(q_h, key[lo:hi]) * scale for key, _ in cache]
             attn_weights = softmax(attn_logits, ops)
             head_weights.append(attn_weights)
-            x_attn.extend(
-                ops.dot(attn_weights, [value[j] for _, value in cache]) for j in range(lo, hi)
-            )
+            head_out = [ops.dot(attn_weights, [value[j] for _, value in cache])
+                        for j in range(lo, hi)]
+            if ablate and (li, h) in ablate:
+                head_out = [out * 0.0 for out in head_out]
+            x_attn.extend(head_out)
         attention.append(head_weights)
         x = ops.linear(x_attn, params[layer + "attn_wo"])
         x = [a + b for a, b in zip(x, x_residual)]
@@ -165,14 +183,16 @@ class DocumentForward:
     kv_cache: list  # [layer][pos] -> (key, value)
 
 
-def forward_positions(tokens, params, config, ops):
+def forward_positions(tokens, params, config, ops, ablate=NO_ABLATION):
     """`forward_document` one position at a time: yields the same, growing DocumentForward
     after each position; its loss is set before the last yield."""
+    if ablate:
+        check_ablation(ablate, config)
     n = min(config.block_size, len(tokens) - 1)
     forward = DocumentForward(None, [], [], [], [], [[] for _ in range(config.n_layer)])
     for pos_id in range(n):
         logits, pos_attention = gpt(tokens[pos_id], pos_id, forward.kv_cache, params, config,
-                                    ops)
+                                    ops, ablate)
         probs = softmax(logits, ops)
         forward.position_losses.append(-ops.log(probs[tokens[pos_id + 1]]))
         forward.logits.append(logits)
@@ -183,7 +203,8 @@ def forward_positions(tokens, params, config, ops):
         yield forward
 
 
-def forward_document(tokens, params, config, ops):
-    """Mean next-token loss over the first min(block_size, len(tokens) - 1) positions."""
-    *_, forward = forward_positions(tokens, params, config, ops)
+def forward_document(tokens, params, config, ops, ablate=NO_ABLATION):
+    """Mean next-token loss over the first min(block_size, len(tokens) - 1) positions,
+    with the heads in `ablate` zeroed (see gpt)."""
+    *_, forward = forward_positions(tokens, params, config, ops, ablate)
     return forward

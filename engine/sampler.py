@@ -1,9 +1,21 @@
 """Generating a document one token at a time from a snapshot of the weights."""
 
+import math
 import random
 
-from .model import FLOAT_OPS, gpt, softmax
+from .model import FLOAT_OPS, NO_ABLATION, check_ablation, gpt, softmax
 from .trace import TokenEvent
+
+
+def rank(probs, token):
+    """1 for the most likely token; tokens of equal probability share the better rank."""
+    p = probs[token]
+    return 1 + sum(q > p for q in probs)
+
+
+def surprisal_bits(p):
+    """-log2(p): how surprising an outcome of probability p is (inf when p is 0)."""
+    return -math.log2(p) if p > 0 else math.inf
 
 
 def freeze_cache(kv_cache):
@@ -16,10 +28,13 @@ class Sampler:
     It works on plain float weights (`Trainer.weights()`), so sampling never touches the
     training state. `temperature` and `top_k` may be changed between tokens; `step(force=id)`
     feeds a chosen token instead of drawing one. Without an `rng` it owns a `Random(seed)`.
+    `ablate` zeroes the output of those (layer, head) pairs (see model.gpt).
     """
 
     def __init__(self, weights, tokenizer, config, *, temperature=0.5, top_k=None, rng=None,
-                 seed=0):
+                 seed=0, ablate=NO_ABLATION):
+        check_ablation(ablate, config)
+        self.ablate = frozenset(ablate)
         self.weights = weights
         self.tokenizer = tokenizer
         self.config = config
@@ -77,7 +92,8 @@ class Sampler:
         if force is not None and not (isinstance(force, int) and 0 <= force < vocab_size):
             raise ValueError(f"forced token must be an id in [0, {vocab_size}), got {force!r}")
         logits, attention = gpt(
-            self.input_token, self.position, self.kv_cache, self.weights, self.config, FLOAT_OPS
+            self.input_token, self.position, self.kv_cache, self.weights, self.config, FLOAT_OPS,
+            self.ablate,
         )
         probs = self.next_token_probs(logits)
         if force is None:

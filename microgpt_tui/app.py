@@ -18,6 +18,7 @@ from textual.widgets import Footer, Header, Static
 from textual.worker import get_current_worker
 
 from engine import BigramCounts, Sampler, bigram_loss, count_truncated
+from engine.ablation import probe_set
 from engine.checkpoint import DEFAULT_CHECKPOINT
 from engine.reference import ParityCheck, is_reference_run
 
@@ -30,6 +31,8 @@ from .messages import (
     Stepped,
     TrainingStateChanged,
 )
+from .screens.ablation import AblationScreen
+from .screens.force import ForceTokenScreen, vocabulary_hint
 from .screens.gradcheck import GradientCheckScreen
 from .screens.graph import GraphScreen
 from .screens.help import HelpScreen
@@ -93,6 +96,12 @@ class MicrogptApp(App):
                 tooltip="The last trained name's autograd graph, and a walk down it from the loss"),
         Binding("g", "gradient_check", "gradcheck", show=False, tooltip="Gradient check: "
                 "backward's gradient of 10 weights beside finite differences"),
+        Binding("f", "force_token", "force next letter", show=False,
+                tooltip="Choose the next letter yourself (enter ends the name): the sampling "
+                        "pane shows how likely the model found it"),
+        Binding("x", "ablate_head", "ablate head", show=False,
+                tooltip="Zero the selected head: probe loss and samples with and without it "
+                        "(x or esc restores it)"),
         # Learners press ctrl+c to leave a terminal program; Textual would only explain ctrl+q.
         Binding("ctrl+c", "quit", "quit", show=False, priority=True),
     ]
@@ -128,6 +137,8 @@ class MicrogptApp(App):
         # The reference run's known losses apply only to its config and data.
         self.parity = ParityCheck() if is_reference_run(self.config, trainer.docs) else None
         self.stepped = Signal(self, "stepped")  # screens that follow training subscribe
+        # Read here, before the worker owns the trainer; the docs never change afterwards.
+        self.probe = probe_set(trainer.docs)
 
     def compose(self) -> ComposeResult:
         yield Header(icon="")
@@ -332,6 +343,7 @@ class MicrogptApp(App):
         self.query_one(AttentionMap).view = (
             result and attention_from_step(result, self.tokenizer))
         self.query_one(KVCacheTable).view = result and kv_cache_from_step(result, self.tokenizer)
+        self.query_one("#kv-cache").border_subtitle = ""
 
     def on_training_state_changed(self, message: TrainingStateChanged):
         self.running = message.running
@@ -363,11 +375,11 @@ class MicrogptApp(App):
                                temperature=self.temperature, rng=self.sampler_rng)
         self.sample_events = ()
 
-    def sample_tokens(self, until_done):
+    def sample_tokens(self, until_done, force=None):
         if self.sampler is None or self.sampler.done:
             self.start_sample()
         events = list(self.sample_events)
-        events.append(self.sampler.step())
+        events.append(self.sampler.step(force=force))
         while until_done and not self.sampler.done:
             events.append(self.sampler.step())
         self.show_sample(tuple(events))
@@ -379,6 +391,7 @@ class MicrogptApp(App):
         if events:
             self.query_one(AttentionMap).view = attention_from_sample(events, self.tokenizer)
             self.query_one(KVCacheTable).view = kv_cache_from_sample(events, self.tokenizer)
+            self.query_one("#kv-cache").border_subtitle = "inference · +1 position per token"
             # While sampling, the newest row is the news: keep it in sight.
             self.query_one("#kv-cache").scroll_end(animate=False)
 
@@ -387,6 +400,24 @@ class MicrogptApp(App):
 
     def action_finish_sample(self):
         self.sample_tokens(until_done=True)
+
+    def action_force_token(self):
+        self.push_screen(ForceTokenScreen(self.tokenizer.chars), self.force_typed)
+
+    def force_typed(self, typed):
+        """Take the next sampling step with the typed character ("" = BOS) as its token."""
+        if typed is None:
+            return
+        try:
+            (token,) = self.tokenizer.encode(typed) if typed else (self.tokenizer.bos,)
+        except ValueError:
+            self.notify(f"{typed!r} is not in the vocabulary "
+                        f"({vocabulary_hint(self.tokenizer.chars)}): nothing forced.",
+                        severity="warning")
+            return
+        # After the prompt has gone: the KV pane can only scroll to its new last row once the
+        # main screen is laid out again.
+        self.call_after_refresh(self.sample_tokens, until_done=False, force=token)
 
     def action_restart_sample(self):
         self.start_sample()
@@ -431,6 +462,15 @@ class MicrogptApp(App):
 
     def action_toggle_all_heads(self):
         self.all_heads = not self.all_heads
+
+    def action_ablate_head(self):
+        steps = len(self.loss_history)
+        # While training runs the snapshot may be a step or two ahead of the loss pane.
+        label = "The newest weights (training is running)" if self.running else (
+            f"Weights after step {steps}" if steps else "The initial weights (no step yet)")
+        self.push_screen(AblationScreen(
+            self.training.weights, self.tokenizer, self.config, self.probe, self.layer,
+            self.head, temperature=self.temperature, weights_label=label))
 
     def action_help(self):
         self.push_screen(HelpScreen(self.BINDINGS))

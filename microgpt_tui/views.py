@@ -21,6 +21,7 @@ class KVCacheView:
     n_head: int  # the cache holds every head's slice side by side
     cache: tuple  # [layer][pos] -> (key vector, value vector)
     grads: tuple | None  # same shape, after a training step's backward; None while sampling
+    newest: int | None = None  # while sampling, the position the last token appended
 
 
 def labels_of(tokens, tokenizer):
@@ -33,7 +34,8 @@ def training_source(result):
 
 
 def sample_source(events):
-    return f"sample {events[-1].text!r} · {len(events)} token{'s' * (len(events) != 1)}"
+    # "inference": these rows are what generation computes, one position per new token.
+    return f"inference · sample {events[-1].text!r}"
 
 
 def attention_from_step(result, tokenizer):
@@ -61,7 +63,8 @@ def attention_from_sample(events, tokenizer):
 def kv_cache_from_sample(events, tokenizer):
     inputs = [event.input_token for event in events]
     return KVCacheView(sample_source(events), labels_of(inputs, tokenizer),
-                       len(events[-1].attention[0]), events[-1].kv_cache, None)
+                       len(events[-1].attention[0]), events[-1].kv_cache, None,
+                       newest=events[-1].position)
 
 
 def kv_cache_from_stage(stage, tokenizer, n_head):

@@ -5,6 +5,8 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from .sampling import CHOSEN_STYLE
+
 GRAD_STYLE = "dark_orange"
 # Every other position gets a faint band, so a position's k/∂k/v/∂v rows read as one group.
 BAND_STYLE = "on grey11"
@@ -58,5 +60,8 @@ class KVCacheTable(Widget):
                     line.append_text(show(x))
                 if pos % 2:
                     line.stylize(BAND_STYLE)
+                if i == 0 and pos == view.newest:
+                    # The position this token just appended, in the sampling pane's colour.
+                    line.stylize(CHOSEN_STYLE, 0, 6)
                 lines.append(line)
         return Group(*lines)

@@ -1,15 +1,24 @@
 """Token-by-token sampling: the sample so far and why the newest letter was picked."""
 
+import math
+
 from rich.console import Group
 from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
+
+from engine.sampler import rank, surprisal_bits
 
 from .heatmap import heat_style
 
 TOP = 10
 BAR_STYLE, CHOSEN_STYLE = "steel_blue", "bold black on dark_orange"
 PARTIAL = " ▏▎▍▌▋▊▉"
+
+
+def percent(p):
+    """A probability as a percentage with at least two significant digits."""
+    return f"{p * 100:.1f}%" if p >= 0.01 else f"{p * 100:.2g}%"
 
 
 def bar(fraction, width):
@@ -35,8 +44,9 @@ class SamplingView(Widget):
             return Text("Press n to sample a name one letter at a time, enter to finish "
                         "it, r to start over, +/- to change the temperature.", style="dim")
         event = self.events[-1]
-        return Group(self.sample_line(), self.context_line(event),
-                     *self.probability_bars(event), self.attention_line(event))
+        context = self.forced_line(event) if event.forced else self.context_line(event)
+        return Group(self.sample_line(), context, *self.probability_bars(event),
+                     self.attention_line(event))
 
     def sample_line(self):
         line = Text("sample ")
@@ -47,9 +57,25 @@ class SamplingView(Widget):
             line.append("  done", style="green")
         return line
 
+    def seen(self):
+        return "".join(self.tokenizer.label(e.input_token) for e in self.events)
+
     def context_line(self, event):
-        seen = "".join(self.tokenizer.label(e.input_token) for e in self.events)
-        return Text(f"P(next | {seen}) at position {event.position}:", style="dim")
+        return Text(f"P(next | {self.seen()}) at position {event.position}:", style="dim")
+
+    def forced_line(self, event):
+        """How likely the model found the letter the learner forced, in place of the context
+        line (the pane has no spare row): P(letter | context), its rank, its surprisal."""
+        p = event.probs[event.token]
+        bits = surprisal_bits(p)
+        shown_bits = f"{bits:.2f}" if math.isfinite(bits) else "∞"
+        stats = (f" {percent(p)} · rank {rank(event.probs, event.token)}/{len(event.probs)}"
+                 f" · {shown_bits} bits")
+        label = self.tokenizer.label(event.token)
+        given = f"P({label} | {self.seen()})"
+        if len(given) + len(stats) > self.size.width:
+            given = f"P({label})"  # narrow pane: the context is on the sample line anyway
+        return Text(given + stats, style="dark_orange")
 
     def probability_bars(self, event):
         ranked = sorted(range(len(event.probs)), key=lambda i: -event.probs[i])[:TOP]
@@ -65,7 +91,7 @@ class SamplingView(Widget):
             if chosen:
                 line.append(" ◀ forced" if event.forced else " ◀ drawn", style="dark_orange")
             lines.append(line)
-        if event.token not in ranked:
+        if event.token not in ranked and not event.forced:  # the forced line says it
             lines.append(Text(f"{self.tokenizer.label(event.token)} chosen at "
                               f"{event.probs[event.token] * 100:.2f}%", style="dark_orange"))
         return lines

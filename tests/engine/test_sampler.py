@@ -3,6 +3,7 @@ import math
 import pytest
 
 from engine import Sampler, TokenEvent
+from engine.sampler import rank, surprisal_bits
 from tests.engine.conftest import TINY
 
 
@@ -89,3 +90,28 @@ def test_sampling_does_not_touch_the_trainer(tiny_trainer):
     before = tiny_trainer.export_state()
     Sampler(tiny_trainer.weights(), tiny_trainer.tokenizer, TINY, seed=1).sample()
     assert tiny_trainer.export_state() == before
+
+
+def test_rank_counts_the_tokens_more_likely_than_this_one():
+    probs = (0.1, 0.4, 0.1, 0.25, 0.15)
+    assert [rank(probs, token) for token in range(5)] == [4, 1, 4, 2, 3]
+
+
+def test_surprisal_is_minus_log2_of_the_probability():
+    assert surprisal_bits(1.0) == 0
+    assert surprisal_bits(0.5) == 1
+    assert surprisal_bits(1 / 8) == 3
+    assert surprisal_bits(0.0) == math.inf
+
+
+def test_a_forced_tokens_rank_and_surprisal_come_from_its_event(sampler):
+    event = sampler.step()
+    least_likely = min(range(len(event.probs)), key=event.probs.__getitem__)
+    sampler.start()
+    forced = sampler.step(force=least_likely)
+    assert forced.probs == event.probs  # same weights, same position: same distribution
+    assert rank(forced.probs, least_likely) == len(forced.probs) - sum(
+        p == forced.probs[least_likely] for p in forced.probs) + 1
+    assert 2 ** -surprisal_bits(forced.probs[least_likely]) == pytest.approx(
+        forced.probs[least_likely])
+    assert surprisal_bits(forced.probs[least_likely]) > surprisal_bits(max(forced.probs))

@@ -55,6 +55,14 @@ def test_step_in_stages_mid_forward(snap_compare):
     assert snap_compare(default_app(), terminal_size=(80, 24), run_before=run_before)
 
 
+def test_forced_letter(snap_compare):
+    async def run_before(pilot):
+        await sample_three_letters(pilot)
+        await pilot.press("f", "x")
+
+    assert snap_compare(default_app(), terminal_size=(80, 24), run_before=run_before)
+
+
 def test_graph_view_walked_down_to_a_weight(snap_compare):
     async def run_before(pilot):
         app = pilot.app
@@ -79,5 +87,14 @@ def test_gradient_check(snap_compare):
         await pilot.press("g")
         await wait_for(pilot, lambda: isinstance(app.screen, GradientCheckScreen)
                        and app.screen.checks)
+
+    assert snap_compare(default_app(), terminal_size=(80, 24), run_before=run_before)
+
+
+def test_ablation_view(snap_compare):
+    async def run_before(pilot):
+        await step_and_wait(pilot, pilot.app, times=20)
+        await pilot.press("right_square_bracket", "right_square_bracket", "x")
+        await wait_for(pilot, lambda: pilot.app.screen.comparison is not None)
 
     assert snap_compare(default_app(), terminal_size=(80, 24), run_before=run_before)

@@ -1,0 +1,71 @@
+"""Head ablation: what the model loses when one attention head's output is zeroed.
+
+The same weights are run twice, with and without the head (`gpt(..., ablate=...)`): once over
+a fixed probe set of documents (the mean loss, as a training step measures it) and once to
+draw a few samples from the same seed, so the two columns differ only by the head.
+"""
+
+import math
+import random
+from dataclasses import dataclass
+
+from .model import FLOAT_OPS, NO_ABLATION, check_ablation, forward_document
+from .sampler import Sampler
+
+PROBE_SIZE = 200
+PROBE_SEED = 0
+SAMPLE_COUNT = 5
+SAMPLE_SEED = 0
+
+
+def probe_set(docs, size=PROBE_SIZE, seed=PROBE_SEED):
+    """`size` documents chosen without replacement by `Random(seed)` (all of them if fewer)."""
+    return tuple(random.Random(seed).sample(list(docs), min(size, len(docs))))
+
+
+def mean_loss(docs, weights, tokenizer, config, ablate=NO_ABLATION):
+    """The mean over `docs` of each document's loss, float forward on `weights`."""
+    if not docs:
+        raise ValueError("no documents to measure the loss on")
+    bos = tokenizer.bos
+    losses = (
+        forward_document((bos, *tokenizer.encode(doc), bos), weights, config, FLOAT_OPS,
+                         ablate).loss
+        for doc in docs
+    )
+    return math.fsum(losses) / len(docs)
+
+
+def draw_samples(weights, tokenizer, config, *, temperature, ablate=NO_ABLATION,
+                 count=SAMPLE_COUNT, seed=SAMPLE_SEED):
+    sampler = Sampler(weights, tokenizer, config, temperature=temperature, seed=seed,
+                      ablate=ablate)
+    return tuple(sampler.sample() for _ in range(count))
+
+
+@dataclass(frozen=True)
+class AblationComparison:
+    ablate: frozenset  # the (layer, head) pairs zeroed in the second column
+    probe_size: int
+    temperature: float
+    loss: float  # mean probe loss with every head
+    ablated_loss: float
+    samples: tuple  # drawn with every head
+    ablated_samples: tuple  # drawn from the same seed without the ablated heads
+
+
+def compare_ablation(weights, tokenizer, config, probe, ablate, *, temperature=0.5,
+                     count=SAMPLE_COUNT, seed=SAMPLE_SEED):
+    """Probe loss and samples with every head, and with the heads in `ablate` zeroed."""
+    ablate = frozenset(ablate)
+    check_ablation(ablate, config)
+
+    def measure(heads_off):
+        return (mean_loss(probe, weights, tokenizer, config, heads_off),
+                draw_samples(weights, tokenizer, config, temperature=temperature,
+                             ablate=heads_off, count=count, seed=seed))
+
+    loss, samples = measure(NO_ABLATION)
+    ablated_loss, ablated_samples = measure(ablate)
+    return AblationComparison(ablate, len(probe), temperature, loss, ablated_loss, samples,
+                              ablated_samples)
