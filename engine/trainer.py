@@ -8,8 +8,8 @@ from contextlib import contextmanager
 from .data import Tokenizer
 from .fused import FUSED_OPS
 from .model import forward_document, init_params
-from .optim import Adam
-from .trace import StepResult
+from .optim import Adam, update_sizes
+from .trace import OptimizerSnapshot, StepResult
 from .value import Value
 
 STATE_KEYS = ("step", "params", "adam_m", "adam_v", "rng_state")
@@ -46,8 +46,11 @@ class Trainer:
             name: [[Value(w) for w in row] for row in matrix] for name, matrix in initial.items()
         }
         self.param_list = [p for matrix in self.params.values() for row in matrix for p in row]
+        # (name, rows, cols, offset) of each matrix: where it sits in param_list and Adam's state.
+        self.layout = tuple(matrix_layout(self.params))
         self.adam = Adam(len(self.param_list), config)
         self.step_count = 0
+        self.last_grads = None  # every parameter's gradient in the last step, as taken
 
     @property
     def num_params(self):
@@ -90,9 +93,11 @@ class Trainer:
         kv_grads = tuple(
             tuple((grads(k), grads(v)) for k, v in layer) for layer in forward.kv_cache
         )
+        # One pass over the parameters serves the norms and the optimizer view.
+        self.last_grads = grads(self.param_list)
         grad_norms = tuple(
-            (name, math.hypot(*(p.grad for row in matrix for p in row)))
-            for name, matrix in self.params.items()
+            (name, math.hypot(*self.last_grads[offset:offset + rows * cols]))
+            for name, rows, cols, offset in self.layout
         )
         lr = self.adam.update(self.param_list, step)
         self.step_count += 1
@@ -111,6 +116,21 @@ class Trainer:
             probs=tuple(floats(row) for row in forward.probs),
             grad_norms=grad_norms,
             graph_size=graph_size,
+        )
+
+    def optimizer_snapshot(self):
+        """Weights, last gradients, Adam's moments and the last update, as frozen floats."""
+        step = self.step_count
+        m, v = tuple(self.adam.m), tuple(self.adam.v)
+        return OptimizerSnapshot(
+            step=step,
+            lr=self.adam.lr_at(step - 1) if step else 0.0,
+            layout=self.layout,
+            weights=floats(self.param_list),
+            grads=self.last_grads,
+            m=m,
+            v=v,
+            update=update_sizes(m, v, step - 1, self.config) if step else None,
         )
 
     def export_state(self):
@@ -157,6 +177,15 @@ class Trainer:
         self.adam.m = [float(x) for x in state["adam_m"]]
         self.adam.v = [float(x) for x in state["adam_v"]]
         self.step_count = step
+        self.last_grads = None  # they belonged to the state just replaced
+
+
+def matrix_layout(params):
+    offset = 0
+    for name, matrix in params.items():
+        rows, cols = len(matrix), len(matrix[0])
+        yield name, rows, cols, offset
+        offset += rows * cols
 
 
 @contextmanager

@@ -1,0 +1,61 @@
+"""A fixed yardstick for a model in training: its mean loss on a fixed set of documents and
+a few names drawn from a fixed seed, on a snapshot of the weights (plain floats).
+
+Training loss jumps from name to name; the same probe names measured again and again show
+the trend, and samples drawn with the same seed show the same draws getting better.
+"""
+
+import math
+import random
+import time
+from dataclasses import dataclass
+
+from .model import FLOAT_OPS, forward_document
+from .sampler import Sampler
+
+PROBE_SIZE = 200
+SAMPLE_COUNT = 5
+SAMPLE_TEMPERATURE = 0.5
+FRAMES_PER_RUN = 20
+
+
+@dataclass(frozen=True)
+class ProbeRecord:
+    step: int  # steps taken when the weights were measured
+    loss: float  # mean loss over the probe documents
+    samples: tuple  # SAMPLE_COUNT names drawn with the same seed every time
+    seconds: float  # how long measuring took
+
+
+def probe_interval(num_steps):
+    """Probe every num_steps / 20 steps (50 for the default 1,000), at least every step."""
+    return max(1, round(num_steps / FRAMES_PER_RUN))
+
+
+def probe_documents(docs, seed, size=PROBE_SIZE):
+    """`size` documents (all of them if there are fewer), the same for the same seed."""
+    docs = list(docs)
+    return tuple(random.Random(seed).sample(docs, min(size, len(docs))))
+
+
+def probe_loss(weights, docs, tokenizer, config):
+    """Mean over `docs` of each document's mean next-token loss, as a training step has it."""
+    bos = tokenizer.bos
+    losses = [
+        forward_document((bos, *tokenizer.encode(doc), bos), weights, config, FLOAT_OPS).loss
+        for doc in docs
+    ]
+    return math.fsum(losses) / len(losses)
+
+
+def probe_samples(weights, tokenizer, config, seed, count=SAMPLE_COUNT):
+    sampler = Sampler(weights, tokenizer, config, temperature=SAMPLE_TEMPERATURE, seed=seed)
+    return tuple(sampler.sample() for _ in range(count))
+
+
+def probe(weights, step, docs, tokenizer, config):
+    """Measure the weights of step `step` on `docs`: loss, samples, and the time it took."""
+    started = time.perf_counter()
+    loss = probe_loss(weights, docs, tokenizer, config)
+    samples = probe_samples(weights, tokenizer, config, config.seed)
+    return ProbeRecord(step, loss, samples, time.perf_counter() - started)
