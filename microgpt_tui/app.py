@@ -5,19 +5,24 @@ import random
 import sys
 from pathlib import Path
 
+from rich.markup import escape
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, ScrollableContainer, Vertical, VerticalScroll
 from textual.reactive import reactive
+from textual.signal import Signal
 from textual.widgets import Footer, Header, Static
 from textual.worker import get_current_worker
 
 from engine import Sampler
 from engine.checkpoint import DEFAULT_CHECKPOINT
 
-from .messages import CheckpointFailed, CheckpointSaved, Stepped, TrainingStateChanged
+from .messages import CheckpointFailed, CheckpointSaved, Probed, Stepped, TrainingStateChanged
+from .screens.embedding import EmbeddingScreen
+from .screens.filmstrip import FilmstripScreen
 from .screens.help import HelpScreen
+from .screens.optimizer import OptimizerScreen
 from .training import Command, SaveCheckpoint, TrainingLoop
 from .views import (
     attention_from_sample,
@@ -61,6 +66,12 @@ class MicrogptApp(App):
         # Not in the footer, which is full at 80 columns; the help and the palette list it.
         Binding("w", "save_checkpoint", "save checkpoint", show=False,
                 tooltip=f"Save a checkpoint (to --save PATH, else {DEFAULT_CHECKPOINT})"),
+        Binding("o", "optimizer_view", "optimizer view", show=False,
+                tooltip="Optimizer view: weights, gradients, Adam m and v, update, lr schedule"),
+        Binding("m", "embedding_view", "embedding map", show=False,
+                tooltip="Embedding map: every letter's embedding projected to 2-D (PCA)"),
+        Binding("p", "probe_filmstrip", "probe filmstrip", show=False,
+                tooltip="Probe filmstrip: loss on 200 fixed names and 5 samples, every N steps"),
         # Learners press ctrl+c to leave a terminal program; Textual would only explain ctrl+q.
         Binding("ctrl+c", "quit", "quit", show=False, priority=True),
     ]
@@ -90,6 +101,10 @@ class MicrogptApp(App):
         self.sampler_rng = random.Random(self.config.seed)
         self.sampler = None
         self.sample_events = ()
+        self.probes = []  # every ProbeRecord so far, oldest first
+        # The views pushed over the panes follow training through these.
+        self.stepped_signal = Signal(self, "stepped")
+        self.probed_signal = Signal(self, "probed")
 
     def compose(self) -> ComposeResult:
         yield Header(icon="")
@@ -194,6 +209,11 @@ class MicrogptApp(App):
         plot.losses = tuple(self.loss_history)
         if self.show_training_views:
             self.show_step(message.result)
+        self.stepped_signal.publish(message.result)
+
+    def on_probed(self, message: Probed):
+        self.probes.append(message.record)
+        self.probed_signal.publish(message.record)
 
     def show_step(self, result):
         self.query_one(AttentionMap).view = attention_from_step(result, self.tokenizer)
@@ -278,6 +298,15 @@ class MicrogptApp(App):
     def action_toggle_all_heads(self):
         self.all_heads = not self.all_heads
 
+    def action_optimizer_view(self):
+        self.push_screen(OptimizerScreen())
+
+    def action_embedding_view(self):
+        self.push_screen(EmbeddingScreen())
+
+    def action_probe_filmstrip(self):
+        self.push_screen(FilmstripScreen())
+
     def action_help(self):
         self.push_screen(HelpScreen(self.BINDINGS))
 
@@ -286,5 +315,7 @@ class MicrogptApp(App):
         for binding in self.BINDINGS:
             if binding.action in ("help", "quit"):
                 continue
-            yield SystemCommand(binding.description, f"key: {binding.key_display or binding.key}",
+            # The help is markup: "[/]" (the head keys) would be read as a closing tag.
+            key = escape(binding.key_display or binding.key)
+            yield SystemCommand(binding.description, f"key: {key}",
                                 lambda action=binding.action: self.run_action(action))

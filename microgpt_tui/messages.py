@@ -5,6 +5,8 @@ from dataclasses import dataclass
 from textual.message import Message
 
 from engine import StepResult
+from engine.probe import ProbeRecord
+from engine.trace import OptimizerSnapshot
 
 
 @dataclass
@@ -37,3 +39,17 @@ class CheckpointFailed(Message):
     """The worker could not write a checkpoint; `reason` is one line saying why."""
 
     reason: str
+
+
+@dataclass
+class Probed(Message):
+    """The worker measured the model on the fixed probe set (every few steps)."""
+
+    record: ProbeRecord
+
+
+@dataclass
+class OptimizerSnapshotReady(Message):
+    """The worker's answer to a SnapshotOptimizer command, posted to whoever asked."""
+
+    snapshot: OptimizerSnapshot
