@@ -69,6 +69,6 @@ class EmbeddingScreen(Screen):
             f"step {steps}")
         self.query_one("#embedding-caption", Static).update(Text.assemble(
             f"→ PC1: {first:.0%} of the variance · ↑ PC2: {second:.0%} · ",
-            ("vowels", VOWEL), " · ", (bos_label, BOS), " BOS (start/end of a name) · ",
-            "letters used alike move together · esc closes",
+            ("vowels", VOWEL), " in orange, ", (bos_label, BOS), " is BOS (a name's start and "
+            "end) · letters used alike move together · esc closes",
         ))

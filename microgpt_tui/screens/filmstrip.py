@@ -21,8 +21,8 @@ class FilmstripScreen(Screen):
 
     def on_mount(self):
         training, config = self.app.training, self.app.config
-        self.query_one("#filmstrip").border_title = (
-            f"Probe filmstrip · every {training.probe_every} steps")
+        every = "every step" if training.probe_every == 1 else f"every {training.probe_every} steps"
+        self.query_one("#filmstrip").border_title = f"Probe filmstrip · {every}"
         self.query_one("#filmstrip-caption", Static).update(Text.assemble(
             "loss: mean over the same ", (f"{len(training.probe_docs)} names", "bold"),
             " every time · samples: seed ", (str(config.seed), "bold"),
