@@ -79,7 +79,8 @@ class TrainingLoop:
 
     def run(self, is_cancelled):
         """Serve commands until STOP or cancellation; train continuously while running."""
-        self._probe()  # the filmstrip's first frame: the model as it starts
+        if not is_cancelled():
+            self._probe()  # the filmstrip's first frame: the model as it starts
         while not is_cancelled():
             try:
                 command = self._commands.get(block=not self._running, timeout=self.IDLE_POLL)
