@@ -56,14 +56,16 @@ class EmbeddingScreen(Screen):
         self.shown_weights = weights
         self.last_refresh = time.monotonic()
         tokenizer = self.app.tokenizer
-        projection = pca(weights["wte"], k=2)
+        # A one-number embedding (n_embd 1) has one axis: its points lie on a line.
+        projection = pca(weights["wte"], k=min(2, self.app.config.n_embd))
+        first, second = (*projection.explained, 0.0)[:2]
+        points = [(*point, 0.0)[:2] for point in projection.points]
         labels = [tokenizer.label(token) for token in range(tokenizer.vocab_size)]
         bos_label = tokenizer.label(tokenizer.bos)
         self.query_one(Scatter).points = tuple(
             (x, y, label, style_of(label, bos_label))
-            for (x, y), label in zip(projection.points, labels)
+            for (x, y), label in zip(points, labels)
         )
-        first, second = projection.explained
         self.query_one("#embedding").border_title = (
             f"Embedding map · {tokenizer.vocab_size} token embeddings (wte) by PCA · "
             f"step {steps}")

@@ -183,3 +183,15 @@ async def test_palette_search_survives_keys_that_look_like_markup():
         await pilot.pause(0.3)
         await pilot.press("enter")
         await wait_for(pilot, lambda: app.head == TINY.n_head - 1)
+
+
+async def test_embedding_map_of_one_number_embeddings_is_a_line():
+    from engine import Config
+
+    app = tiny_app(Config(n_layer=1, n_embd=1, n_head=1, block_size=8, num_steps=100, seed=1))
+    async with app.run_test(size=SMALLEST) as pilot:
+        await pilot.press("m")
+        points = app.screen.query_one(Scatter).points
+        assert len(points) == app.tokenizer.vocab_size
+        assert {y for _, y, _, _ in points} == {0.0}
+        assert "PC2: 0%" in str(app.screen.query_one("#embedding-caption").render())
