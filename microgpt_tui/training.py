@@ -119,8 +119,6 @@ class TrainingLoop:
             return
         self.weights = MappingProxyType(self.trainer.weights())
         self.stamped_weights = (self.trainer.step_count, self.weights)
-        if self.trainer.step_count % self.probe_every == 0:
-            self._probe()
         self.loss_history.append(result.loss)
         self._unreported.append(result.loss)
         self._latest = result
@@ -130,6 +128,9 @@ class TrainingLoop:
         elif self.trainer.finished and self._running:
             self._report()
             self._set_running(False)
+        if self.trainer.step_count % self.probe_every == 0:
+            self._report()  # the step is shown first; the probe takes a few hundred ms
+            self._probe()
 
     def _probe(self):
         try:
