@@ -7,7 +7,6 @@ the trend, and samples drawn with the same seed show the same draws getting bett
 
 import math
 import random
-import time
 from dataclasses import dataclass
 
 from .model import FLOAT_OPS, forward_document
@@ -24,7 +23,6 @@ class ProbeRecord:
     step: int  # steps taken when the weights were measured
     loss: float  # mean loss over the probe documents
     samples: tuple  # SAMPLE_COUNT names drawn with the same seed every time
-    seconds: float  # how long measuring took
 
 
 def probe_interval(num_steps):
@@ -54,8 +52,6 @@ def probe_samples(weights, tokenizer, config, seed, count=SAMPLE_COUNT):
 
 
 def probe(weights, step, docs, tokenizer, config):
-    """Measure the weights of step `step` on `docs`: loss, samples, and the time it took."""
-    started = time.perf_counter()
-    loss = probe_loss(weights, docs, tokenizer, config)
-    samples = probe_samples(weights, tokenizer, config, config.seed)
-    return ProbeRecord(step, loss, samples, time.perf_counter() - started)
+    """Measure the weights of step `step` on `docs`: the loss and the samples."""
+    return ProbeRecord(step, probe_loss(weights, docs, tokenizer, config),
+                       probe_samples(weights, tokenizer, config, config.seed))

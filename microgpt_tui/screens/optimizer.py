@@ -82,8 +82,8 @@ class OptimizerScreen(Screen):
         when = (f"after step {snapshot.step} (lr {snapshot.lr:.6f})" if snapshot.step
                 else "before the first step")
         info = Text.assemble((f"{name}", "bold"), f" {rows}×{cols} · {role_of(name)} · {when}\n",
-                             "] next matrix, [ previous · colours ", signed_legend(3),
-                             " (v: 0 to max)")
+                             "] / [ next / previous matrix · colours ", signed_legend(3),
+                             " (v: 0 to max) · esc")
         self.query_one("#optimizer-info", Static).update(info)
         for widget_id, title, field, signed in MAPS:
             values = getattr(snapshot, field)

@@ -61,4 +61,3 @@ def test_training_lowers_the_probe_loss_and_samples_repeat_for_the_same_weights(
     assert len(after.samples) == SAMPLE_COUNT
     again = probe(trainer.weights(), TINY.num_steps, docs, trainer.tokenizer, TINY)
     assert again.samples == after.samples and again.loss == after.loss
-    assert after.seconds > 0
