@@ -5,12 +5,10 @@ a fixed probe set of documents (the mean loss, as a training step measures it) a
 draw a few samples from the same seed, so the two columns differ only by the head.
 """
 
-import math
-import random
 from dataclasses import dataclass
 
-from .model import FLOAT_OPS, NO_ABLATION, check_ablation, forward_document
-from .sampler import Sampler
+from .model import NO_ABLATION, check_ablation
+from .probe import draw_samples, mean_loss, probe_documents
 
 PROBE_SIZE = 200
 PROBE_SEED = 0
@@ -20,27 +18,7 @@ SAMPLE_SEED = 0
 
 def probe_set(docs, size=PROBE_SIZE, seed=PROBE_SEED):
     """`size` documents chosen without replacement by `Random(seed)` (all of them if fewer)."""
-    return tuple(random.Random(seed).sample(list(docs), min(size, len(docs))))
-
-
-def mean_loss(docs, weights, tokenizer, config, ablate=NO_ABLATION):
-    """The mean over `docs` of each document's loss, float forward on `weights`."""
-    if not docs:
-        raise ValueError("no documents to measure the loss on")
-    bos = tokenizer.bos
-    losses = (
-        forward_document((bos, *tokenizer.encode(doc), bos), weights, config, FLOAT_OPS,
-                         ablate).loss
-        for doc in docs
-    )
-    return math.fsum(losses) / len(docs)
-
-
-def draw_samples(weights, tokenizer, config, *, temperature, ablate=NO_ABLATION,
-                 count=SAMPLE_COUNT, seed=SAMPLE_SEED):
-    sampler = Sampler(weights, tokenizer, config, temperature=temperature, seed=seed,
-                      ablate=ablate)
-    return tuple(sampler.sample() for _ in range(count))
+    return probe_documents(docs, seed, size)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,11 @@
 """Adam with a linearly decaying learning rate; its state is two plain lists of floats."""
 
 
+def learning_rate(config, step):
+    """Learning rate of step `step` (0-based): lr falls linearly to 0 at num_steps."""
+    return config.lr * (1 - step / config.num_steps)
+
+
 class Adam:
     def __init__(self, n_params, config):
         self.config = config
@@ -8,8 +13,7 @@ class Adam:
         self.v = [0.0] * n_params
 
     def lr_at(self, step):
-        """Learning rate of step `step` (0-based): lr falls linearly to 0 at num_steps."""
-        return self.config.lr * (1 - step / self.config.num_steps)
+        return learning_rate(self.config, step)
 
     def update(self, params, step):
         """Move each parameter against its grad, then zero the grad; return the lr used."""
@@ -26,3 +30,15 @@ class Adam:
             p.data -= lr_t * (m_i / m_correction) / ((v_i / v_correction) ** 0.5 + eps)
             p.grad = 0.0
         return lr_t
+
+
+def update_sizes(m, v, step, config):
+    """lr_t * m_hat / (sqrt(v_hat) + eps) per parameter: what `update` subtracted from each
+    weight in step `step` (0-based), computed from the moments that step left behind."""
+    lr_t = learning_rate(config, step)
+    m_correction = 1 - config.beta1 ** (step + 1)
+    v_correction = 1 - config.beta2 ** (step + 1)
+    return tuple(
+        lr_t * (m_i / m_correction) / ((v_i / v_correction) ** 0.5 + config.eps)
+        for m_i, v_i in zip(m, v)
+    )

@@ -80,3 +80,22 @@ class StepStage:
     @property
     def positions_done(self):
         return len(self.position_losses)
+
+
+@dataclass(frozen=True)
+class OptimizerSnapshot:
+    """The optimizer's view of every parameter after step `step`, flat in parameter order."""
+
+    step: int  # steps taken (0: none yet)
+    lr: float  # learning rate the last step used
+    layout: tuple  # (name, rows, cols, offset into the flat tuples) of each weight matrix
+    weights: tuple
+    grads: tuple | None  # the last step's gradients; None until a step is taken here
+    m: tuple  # Adam's first moment
+    v: tuple  # Adam's second moment
+    update: tuple | None  # lr_t * m_hat / (sqrt(v_hat) + eps): what the last step subtracted
+
+    def matrix(self, values, index):
+        """Matrix `index` of the flat `values` (one of this snapshot's fields) as rows."""
+        _, rows, cols, offset = self.layout[index]
+        return tuple(values[offset + r * cols: offset + (r + 1) * cols] for r in range(rows))

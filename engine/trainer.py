@@ -8,8 +8,8 @@ from contextlib import contextmanager, nullcontext
 from .data import Tokenizer
 from .fused import FUSED_OPS
 from .model import forward_document, forward_positions, init_params
-from .optim import Adam
-from .trace import BACKWARD, FORWARD, UPDATE, StepResult, StepStage
+from .optim import Adam, update_sizes
+from .trace import BACKWARD, FORWARD, UPDATE, OptimizerSnapshot, StepResult, StepStage
 from .value import Value
 
 STATE_KEYS = ("step", "params", "adam_m", "adam_v", "rng_state")
@@ -54,9 +54,12 @@ class Trainer:
             name: [[Value(w) for w in row] for row in matrix] for name, matrix in initial.items()
         }
         self.param_list = [p for matrix in self.params.values() for row in matrix for p in row]
+        # (name, rows, cols, offset) of each matrix: where it sits in param_list and Adam's state.
+        self.layout = tuple(matrix_layout(self.params))
         self.adam = Adam(len(self.param_list), config)
         self.step_count = 0
         self.staged = None  # the StagedStep under way, if any
+        self.last_grads = None  # every parameter's gradient in the last step, as taken
 
     @property
     def num_params(self):
@@ -79,11 +82,11 @@ class Trainer:
         bos = self.tokenizer.bos
         return (bos, *self.tokenizer.encode(doc), bos)
 
-    def grad_norms(self):
-        """((matrix name, L2 norm of its gradient), ...) from the parameters' live grads."""
+    def grad_norms(self, flat_grads):
+        """((matrix name, L2 norm of its gradient), ...) from every parameter's gradient."""
         return tuple(
-            (name, math.hypot(*(p.grad for row in matrix for p in row)))
-            for name, matrix in self.params.items()
+            (name, math.hypot(*flat_grads[offset:offset + rows * cols]))
+            for name, rows, cols, offset in self.layout
         )
 
     def step(self):
@@ -126,7 +129,9 @@ class Trainer:
         step = self.step_count
         kv_cache = kv_floats(forward.kv_cache)
         kv_gradients = kv_grads(forward.kv_cache)
-        grad_norms = self.grad_norms()
+        # One pass over the parameters serves the norms and the optimizer view.
+        self.last_grads = grads(self.param_list)
+        grad_norms = self.grad_norms(self.last_grads)
         lr = self.adam.update(self.param_list, step)
         self.step_count += 1
         return StepResult(
@@ -144,6 +149,21 @@ class Trainer:
             probs=tuple(floats(row) for row in forward.probs),
             grad_norms=grad_norms,
             graph_size=graph_size,
+        )
+
+    def optimizer_snapshot(self):
+        """Weights, last gradients, Adam's moments and the last update, as frozen floats."""
+        step = self.step_count
+        m, v = tuple(self.adam.m), tuple(self.adam.v)
+        return OptimizerSnapshot(
+            step=step,
+            lr=self.adam.lr_at(step - 1) if step else 0.0,
+            layout=self.layout,
+            weights=floats(self.param_list),
+            grads=self.last_grads,
+            m=m,
+            v=v,
+            update=update_sizes(m, v, step - 1, self.config) if step else None,
         )
 
     def export_state(self):
@@ -192,6 +212,15 @@ class Trainer:
         self.adam.m = [float(x) for x in state["adam_m"]]
         self.adam.v = [float(x) for x in state["adam_v"]]
         self.step_count = step
+        self.last_grads = None  # they belonged to the state just replaced
+
+
+def matrix_layout(params):
+    offset = 0
+    for name, matrix in params.items():
+        rows, cols = len(matrix), len(matrix[0])
+        yield name, rows, cols, offset
+        offset += rows * cols
 
 
 class StagedStep:
@@ -264,7 +293,8 @@ class StagedStep:
         for number, forward in enumerate(positions, 1):
             yield stage(FORWARD, number, forward)
         graph_size = forward.loss.backward()
-        backward = dict(kv_grads=kv_grads(forward.kv_cache), grad_norms=trainer.grad_norms())
+        backward = dict(kv_grads=kv_grads(forward.kv_cache),
+                        grad_norms=trainer.grad_norms(grads(trainer.param_list)))
         yield stage(BACKWARD, n_stages - 1, forward, **backward)
         before = {name: [floats(row) for row in matrix]
                   for name, matrix in trainer.params.items()}

@@ -26,16 +26,20 @@ from .export import export_run
 from .messages import (
     CheckpointFailed,
     CheckpointSaved,
+    Probed,
     Rewound,
     StageTaken,
     Stepped,
     TrainingStateChanged,
 )
 from .screens.ablation import AblationScreen
+from .screens.embedding import EmbeddingScreen
+from .screens.filmstrip import FilmstripScreen
 from .screens.force import ForceTokenScreen, vocabulary_hint
 from .screens.gradcheck import GradientCheckScreen
 from .screens.graph import GraphScreen
 from .screens.help import HelpScreen
+from .screens.optimizer import OptimizerScreen
 from .screens.stages import StagesScreen
 from .training import HISTORY_LENGTH, Command, SaveCheckpoint, TrainingLoop
 from .views import (
@@ -102,6 +106,12 @@ class MicrogptApp(App):
         Binding("x", "ablate_head", "ablate head", show=False,
                 tooltip="Zero the selected head: probe loss and samples with and without it "
                         "(x or esc restores it)"),
+        Binding("o", "optimizer_view", "optimizer view", show=False,
+                tooltip="Optimizer view: weights, gradients, Adam m and v, update, lr schedule"),
+        Binding("m", "embedding_view", "embedding map", show=False,
+                tooltip="Embedding map: every letter's embedding projected to 2-D (PCA)"),
+        Binding("p", "probe_filmstrip", "probe filmstrip", show=False,
+                tooltip="Probe filmstrip: loss on 200 fixed names and 5 samples, every N steps"),
         # Learners press ctrl+c to leave a terminal program; Textual would only explain ctrl+q.
         Binding("ctrl+c", "quit", "quit", show=False, priority=True),
     ]
@@ -136,9 +146,12 @@ class MicrogptApp(App):
         self.export_dir = export_dir  # None: the working directory at the time of export
         # The reference run's known losses apply only to its config and data.
         self.parity = ParityCheck() if is_reference_run(self.config, trainer.docs) else None
-        self.stepped = Signal(self, "stepped")  # screens that follow training subscribe
         # Read here, before the worker owns the trainer; the docs never change afterwards.
         self.probe = probe_set(trainer.docs)
+        self.probes = []  # every ProbeRecord so far, oldest first
+        # The views pushed over the panes follow training through these.
+        self.stepped_signal = Signal(self, "stepped")
+        self.probed_signal = Signal(self, "probed")
 
     def compose(self) -> ComposeResult:
         yield Header(icon="")
@@ -320,6 +333,8 @@ class MicrogptApp(App):
             plot.losses = tuple(self.loss_history)
             if self.show_training_views:
                 self.show_step(result)
+            # A filmstrip frame of the undone step measured weights that no longer exist.
+            self.probes = [record for record in self.probes if record.step <= step]
             self.notify(f"Undid step {step + 1}: back at step {step}.", timeout=2)
         self.stage = None
 
@@ -336,7 +351,11 @@ class MicrogptApp(App):
             for step, loss in enumerate(message.losses, first_step):
                 self.parity.observe(step, loss)
             self.show_sub_title(self.size.width)
-        self.stepped.publish(message.result)
+        self.stepped_signal.publish(message.result)
+
+    def on_probed(self, message: Probed):
+        self.probes.append(message.record)
+        self.probed_signal.publish(message.record)
 
     def show_step(self, result):
         """The panes for `result`, or empty ones (None: rewound to before the first step)."""
@@ -471,6 +490,15 @@ class MicrogptApp(App):
         self.push_screen(AblationScreen(
             self.training.weights, self.tokenizer, self.config, self.probe, self.layer,
             self.head, temperature=self.temperature, weights_label=label))
+
+    def action_optimizer_view(self):
+        self.push_screen(OptimizerScreen())
+
+    def action_embedding_view(self):
+        self.push_screen(EmbeddingScreen())
+
+    def action_probe_filmstrip(self):
+        self.push_screen(FilmstripScreen())
 
     def action_help(self):
         self.push_screen(HelpScreen(self.BINDINGS))

@@ -5,6 +5,8 @@ from dataclasses import dataclass
 from textual.message import Message
 
 from engine import StepResult, StepStage
+from engine.probe import ProbeRecord
+from engine.trace import OptimizerSnapshot
 
 
 @dataclass
@@ -54,3 +56,17 @@ class Rewound(Message):
     result: StepResult | None  # the record of step `step` (None at step 0)
     undone: bool  # one step was undone
     dropped_stage: bool = False  # a staged step under way was dropped (nothing was applied)
+
+
+@dataclass
+class Probed(Message):
+    """The worker measured the model on the fixed probe set (every few steps)."""
+
+    record: ProbeRecord
+
+
+@dataclass
+class OptimizerSnapshotReady(Message):
+    """The worker's answer to a SnapshotOptimizer command, posted to whoever asked."""
+
+    snapshot: OptimizerSnapshot

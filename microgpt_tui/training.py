@@ -12,15 +12,19 @@ import queue
 import time
 from array import array
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from types import MappingProxyType
 
 from engine.checkpoint import save_checkpoint
+from engine.probe import probe, probe_documents, probe_interval
 
 from .messages import (
     CheckpointFailed,
     CheckpointSaved,
+    OptimizerSnapshotReady,
+    Probed,
     Rewound,
     StageTaken,
     Stepped,
@@ -62,6 +66,14 @@ class SaveCheckpoint:
     path: str
 
 
+@dataclass(frozen=True)
+class SnapshotOptimizer:
+    """A command: post an OptimizerSnapshotReady with the optimizer's state through `reply`
+    (the asker's post_message). Answered between two steps, so the state is consistent."""
+
+    reply: Callable
+
+
 class TrainingLoop:
     # While running, the UI is told at most this often (in seconds): redraws are throttled,
     # training is not.
@@ -73,6 +85,8 @@ class TrainingLoop:
         self.trainer = trainer
         self.loss_history = list(loss_history)  # every step's loss, saved with checkpoints
         self.weights = MappingProxyType(trainer.weights())
+        # (steps taken, weights), replaced as one, for views that must say which step they show.
+        self.stamped_weights = (trainer.step_count, self.weights)
         self._post = post_message
         self._commands = queue.SimpleQueue()
         self._running = False
@@ -82,6 +96,10 @@ class TrainingLoop:
         # (trainer state before a step, the StepResult before that step): enough to undo it.
         self._history = deque(maxlen=HISTORY_LENGTH)
         self._staged_from = None  # the state before the staged step under way
+        # The probe filmstrip: the model measured every `probe_every` steps (in this thread:
+        # 200 names of float forward take a few hundred ms, far too long for the UI thread).
+        self.probe_every = probe_interval(trainer.config.num_steps)
+        self.probe_docs = probe_documents(trainer.docs, trainer.config.seed)
 
     def send(self, command):
         """Queue a command for the loop (safe to call from any thread)."""
@@ -89,6 +107,8 @@ class TrainingLoop:
 
     def run(self, is_cancelled):
         """Serve commands until STOP or cancellation; train continuously while running."""
+        if not is_cancelled():
+            self._probe()  # the filmstrip's first frame: the model as it starts
         while not is_cancelled():
             try:
                 command = self._commands.get(block=not self._running, timeout=self.IDLE_POLL)
@@ -98,6 +118,8 @@ class TrainingLoop:
                 break
             if isinstance(command, SaveCheckpoint):
                 self._save(command.path)
+            elif isinstance(command, SnapshotOptimizer):
+                command.reply(OptimizerSnapshotReady(self.trainer.optimizer_snapshot()))
             if command is Command.PAUSE and self._running:
                 self._set_running(False)
             elif command is Command.RUN and not self._running:
@@ -167,12 +189,12 @@ class TrainingLoop:
         state, self._latest = self._history.pop()
         self.trainer.restore_state(state)
         self.loss_history.pop()  # a checkpoint saved now must not keep the undone loss
-        self.weights = MappingProxyType(self.trainer.weights())
+        self._publish_weights()
         self._post(Rewound(self.trainer.step_count, self._latest, undone=True))
 
     def _completed(self, before, result):
         self._history.append((before, self._latest))
-        self.weights = MappingProxyType(self.trainer.weights())
+        self._publish_weights()
         self.loss_history.append(result.loss)
         self._unreported.append(result.loss)
         self._latest = result
@@ -182,6 +204,21 @@ class TrainingLoop:
         elif self.trainer.finished and self._running:
             self._report()
             self._set_running(False)
+        if self.trainer.step_count % self.probe_every == 0:
+            self._report()  # the step is shown first; the probe takes a few hundred ms
+            self._probe()
+
+    def _publish_weights(self):
+        self.weights = MappingProxyType(self.trainer.weights())
+        self.stamped_weights = (self.trainer.step_count, self.weights)
+
+    def _probe(self):
+        try:
+            record = probe(self.weights, self.trainer.step_count, self.probe_docs,
+                           self.trainer.tokenizer, self.trainer.config)
+        except (ArithmeticError, ValueError):
+            return  # the weights have diverged; the loss pane already says so
+        self._post(Probed(record))
 
     def _save(self, path):
         self._report()  # so the loss pane shows the step being saved

@@ -82,7 +82,7 @@ class GradientCheckScreen(Screen):
 
     def on_mount(self):
         self.query_one("#gradcheck").border_title = "Gradient check"
-        self.app.stepped.subscribe(self, lambda _result: self.request_check())
+        self.app.stepped_signal.subscribe(self, lambda _result: self.request_check())
         self.request_check()
 
     def action_pick_others(self):

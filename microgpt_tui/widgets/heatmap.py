@@ -67,3 +67,40 @@ def render_matrix(rows, row_labels, col_labels, cell_width, label_width=2):
             line.append(f"{'·':^{cell_width}}", style=MASKED)
         lines.append(line)
     return lines
+
+
+def pool_strongest(rows, row_block, col_block):
+    """Shrink a matrix by blocks of row_block × col_block, keeping each block's entry of
+    largest magnitude (with its sign): a big gradient stays visible when its block shrinks."""
+    n_cols = len(rows[0])
+    return [
+        [
+            max((row[c] for row in rows[r:r + row_block]
+                 for c in range(c0, min(c0 + col_block, n_cols))), key=abs)
+            for c0 in range(0, n_cols, col_block)
+        ]
+        for r in range(0, len(rows), row_block)
+    ]
+
+
+def render_half_blocks(rows, unit):
+    """Two matrix rows per line of text: ▀ in the upper row's colour on the lower row's.
+    `unit` maps a value to [0, 1] on the colour ramp."""
+    lines = []
+    for top in range(0, len(rows), 2):
+        lower = rows[top + 1] if top + 1 < len(rows) else None
+        line = Text()
+        for c, value in enumerate(rows[top]):
+            below = heat_color(unit(lower[c])) if lower is not None else None
+            line.append("▀", style=Style(color=heat_color(unit(value)), bgcolor=below))
+        lines.append(line)
+    return lines
+
+
+def signed_legend(width=5):
+    """The ramp read as a signed scale: -max at the dark end, 0 in the middle, +max bright."""
+    text = Text("−max ")
+    for i in range(2 * width + 1):
+        text.append(" ", style=Style(bgcolor=heat_color(i / (2 * width))))
+    text.append(" +max")
+    return text

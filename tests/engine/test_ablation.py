@@ -3,8 +3,9 @@ import math
 import pytest
 
 from engine import FLOAT_OPS, Config, Sampler, Trainer, forward_document
-from engine.ablation import compare_ablation, draw_samples, mean_loss, probe_set
+from engine.ablation import compare_ablation, probe_set
 from engine.model import NO_ABLATION
+from engine.probe import draw_samples, mean_loss
 from tests.engine.conftest import TINY, TINY_DOCS
 
 

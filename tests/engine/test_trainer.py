@@ -117,3 +117,39 @@ def test_training_lowers_the_loss_on_a_tiny_dataset():
 def test_bad_config_is_refused_with_a_clear_message(kwargs, message):
     with pytest.raises(ValueError, match=message):
         Config(**kwargs)
+
+
+def test_optimizer_snapshot_before_any_step_has_no_gradients(tiny_trainer):
+    snapshot = tiny_trainer.optimizer_snapshot()
+    assert snapshot.step == 0 and snapshot.grads is None and snapshot.update is None
+    assert snapshot.m == snapshot.v == (0.0,) * tiny_trainer.num_params
+    assert snapshot.matrix(snapshot.weights, 0) == tiny_trainer.weights()["wte"]
+
+
+def test_optimizer_snapshot_holds_the_step_just_taken(tiny_trainer):
+    tiny_trainer.step()
+    before = tiny_trainer.weights()
+    result = tiny_trainer.step()
+    snapshot = tiny_trainer.optimizer_snapshot()
+    after = tiny_trainer.weights()
+    assert snapshot.step == 2 and snapshot.lr == result.lr
+    for index, (name, rows, cols, _) in enumerate(snapshot.layout):
+        assert len(after[name]) == rows and len(after[name][0]) == cols
+        assert snapshot.matrix(snapshot.weights, index) == after[name]
+        grads = snapshot.matrix(snapshot.grads, index)
+        assert math.hypot(*(g for row in grads for g in row)) == dict(result.grad_norms)[name]
+        # The update is exactly what the step moved each weight by.
+        for row_before, row_after, row_update in zip(
+                before[name], after[name], snapshot.matrix(snapshot.update, index)):
+            for b, a, u in zip(row_before, row_after, row_update):
+                assert b - a == pytest.approx(u, rel=1e-6, abs=1e-15)
+    assert snapshot.m == tuple(tiny_trainer.adam.m) and snapshot.v == tuple(tiny_trainer.adam.v)
+    assert any(g != 0 for g in snapshot.grads)
+    assert all(p.grad == 0 for p in tiny_trainer.param_list)  # the snapshot kept a copy
+
+
+def test_restoring_a_state_forgets_the_last_gradients(tiny_trainer):
+    state = tiny_trainer.export_state()
+    tiny_trainer.step()
+    tiny_trainer.restore_state(state)
+    assert tiny_trainer.optimizer_snapshot().grads is None

@@ -9,7 +9,7 @@ from types import MappingProxyType
 
 from rich.console import Console
 
-from engine.ablation import draw_samples, mean_loss
+from engine.probe import draw_samples, mean_loss
 from microgpt_tui.screens.ablation import AblationScreen
 from microgpt_tui.screens.force import ForceTokenScreen
 from microgpt_tui.widgets.attention import AttentionMap

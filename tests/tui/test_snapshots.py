@@ -98,3 +98,33 @@ def test_ablation_view(snap_compare):
         await wait_for(pilot, lambda: pilot.app.screen.comparison is not None)
 
     assert snap_compare(default_app(), terminal_size=(80, 24), run_before=run_before)
+SMALLEST = (80, 24)
+
+
+def test_optimizer_view(snap_compare):
+    async def run_before(pilot):
+        await take_one_step(pilot)
+        await pilot.press("o")
+        await wait_for(pilot, lambda: getattr(pilot.app.screen, "snapshot", None) is not None)
+
+    assert snap_compare(default_app(), terminal_size=SMALLEST, run_before=run_before)
+
+
+def test_embedding_map(snap_compare):
+    async def run_before(pilot):
+        await take_one_step(pilot)
+        await pilot.press("m")
+
+    assert snap_compare(default_app(), terminal_size=SMALLEST, run_before=run_before)
+
+
+def test_probe_filmstrip(snap_compare):
+    app = default_app()
+    app.training.probe_every = 1
+
+    async def run_before(pilot):
+        await step_and_wait(pilot, app, times=2)
+        await wait_for(pilot, lambda: len(app.probes) == 3)
+        await pilot.press("p")
+
+    assert snap_compare(app, terminal_size=SMALLEST, run_before=run_before)

@@ -1,0 +1,100 @@
+"""The optimizer view: one weight matrix as Adam sees it, and the learning-rate schedule."""
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid, Vertical
+from textual.screen import Screen
+from textual.widgets import Static
+
+from ..messages import OptimizerSnapshotReady
+from ..training import SnapshotOptimizer
+from ..widgets.heatmap import signed_legend
+from ..widgets.lr_schedule import LearningRatePlot
+from ..widgets.matrix_map import MatrixMap
+
+# (widget id, title, snapshot field, signed colour scale)
+MAPS = (
+    ("weights", "weights", "weights", True),
+    ("grads", "gradient", "grads", True),
+    ("update", "update", "update", True),
+    ("adam-m", "Adam m", "m", True),
+    ("adam-v", "Adam v", "v", False),
+)
+MATRIX_ROLES = {
+    "wte": "token embeddings: a row per letter",
+    "wpe": "position embeddings: a row per position",
+    "lm_head": "output layer: a row per letter",
+}
+
+
+def role_of(name):
+    return MATRIX_ROLES.get(name, name.split(".", 1)[-1].replace("_", " "))
+
+
+class OptimizerScreen(Screen):
+    BINDINGS = [
+        Binding("escape,o", "dismiss", "close"),
+        Binding("right_square_bracket", "matrix(1)", "next matrix"),
+        Binding("left_square_bracket", "matrix(-1)", "previous matrix"),
+    ]
+
+    def __init__(self):
+        super().__init__()
+        self.snapshot = None
+        self.matrix_index = 0
+        self.waiting = False  # a snapshot was asked for and has not arrived yet
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="optimizer"):
+            yield Static(id="optimizer-info")
+            with Grid(id="optimizer-grid"):
+                for widget_id, _, _, signed in MAPS:
+                    yield MatrixMap(signed, id=widget_id, classes="optimizer-cell")
+                yield LearningRatePlot(self.app.config, id="lr-plot",
+                                       classes="optimizer-cell")
+
+    def on_mount(self):
+        self.query_one("#lr-plot").border_title = "learning rate"
+        self.app.stepped_signal.subscribe(self, self.ask_for_snapshot)
+        self.ask_for_snapshot()
+
+    def ask_for_snapshot(self, _result=None):
+        # At most one question in flight: while training runs, steps arrive faster than the
+        # maps need redrawing, and the worker answers with the newest state anyway.
+        if not self.waiting:
+            self.waiting = True
+            self.app.training.send(SnapshotOptimizer(self.post_message))
+
+    def on_optimizer_snapshot_ready(self, message: OptimizerSnapshotReady):
+        self.waiting = False
+        self.snapshot = message.snapshot
+        self.show()
+
+    def action_matrix(self, direction):
+        if self.snapshot is not None:
+            self.matrix_index = (self.matrix_index + direction) % len(self.snapshot.layout)
+            self.show()
+
+    def show(self):
+        snapshot = self.snapshot
+        name, rows, cols, _ = snapshot.layout[self.matrix_index]
+        when = (f"after step {snapshot.step} (lr {snapshot.lr:.6f})" if snapshot.step
+                else "before the first step")
+        info = Text.assemble((f"{name}", "bold"), f" {rows}×{cols} · {role_of(name)} · {when}\n",
+                             "] / [ next / previous matrix · colours ", signed_legend(3),
+                             " (v: 0 to max) · esc")
+        self.query_one("#optimizer-info", Static).update(info)
+        for widget_id, title, field, signed in MAPS:
+            values = getattr(snapshot, field)
+            widget = self.query_one(f"#{widget_id}", MatrixMap)
+            if values is None:
+                widget.matrix = None
+                widget.empty_text = "appears after a step taken with this run (s)"
+                widget.border_title = title
+                continue
+            matrix = snapshot.matrix(values, self.matrix_index)
+            biggest = max(abs(x) for row in matrix for x in row)
+            widget.border_title = f"{title} {'±' if signed else '≤'}{biggest:.2g}"
+            widget.matrix = matrix
+        self.query_one(LearningRatePlot).steps_taken = snapshot.step
