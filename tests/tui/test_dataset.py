@@ -95,8 +95,8 @@ def test_a_big_dataset_is_announced_before_the_app_starts(tmp_path, monkeypatch,
     monkeypatch.setattr(engine_cli, "ANNOUNCE_LOAD_BYTES", data.stat().st_size - 1)
     tui_main.build_app(tui_main.build_parser().parse_args(["--data", str(data)]))
     assert capsys.readouterr().err == (
-        "microgpt-tui: loading words.txt (0 MB, ctrl+c cancels): reading… shuffling 2 "
-        "documents… building the vocabulary… starting the app… ready\n")
+        "microgpt-tui: loading words.txt (0 MB, ctrl+c cancels): reading… building the "
+        "vocabulary… shuffling 2 documents… starting the app… ready\n")
     monkeypatch.setattr(engine_cli, "ANNOUNCE_LOAD_BYTES", data.stat().st_size)
     tui_main.build_app(tui_main.build_parser().parse_args(["--data", str(data)]))
     assert capsys.readouterr().err == ""

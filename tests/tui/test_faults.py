@@ -140,7 +140,8 @@ def test_ctrl_c_while_a_big_dataset_loads_ends_in_one_line(tmp_path, module, pro
     assert proc.returncode == 130
     assert stdout == ""
     assert one_line(said + rest) == (f"{prog}: loading big.txt (12 MB, ctrl+c cancels): "
-                                     f"reading… shuffling {n_docs:,} documents… interrupted")
+                                     f"reading… building the vocabulary… shuffling "
+                                     f"{n_docs:,} documents… interrupted")
 
 
 # The app -------------------------------------------------------------------------------------
