@@ -2,6 +2,7 @@
 
 import argparse
 import math
+import os
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -154,6 +155,14 @@ def build_parser(prog="python -m engine"):
     return parser
 
 
+def check_writable(path):
+    """A headless run trains for a while before it saves, so a directory that refuses new
+    files is said at once. (The app checks at `w`: it may run without ever saving.)"""
+    folder = Path(path).parent
+    if not os.access(folder, os.W_OK):
+        raise ValueError(f"cannot save checkpoint to {path}: {folder} is not writable")
+
+
 def checked_step(trainer):
     """`trainer.step()`; a ValueError if the loss overflows or becomes NaN, as it does when
     the learning rate is far too high, instead of the bare "math domain error"."""
@@ -174,6 +183,7 @@ def run(args, out=sys.stdout, progress=None):
     """Train and sample as the reference does, printing its log; return the exit code."""
     if args.save is not None:
         check_save_path(args.save)  # before training, not after it
+        check_writable(args.save)
     progress = progress or LoadProgress("python -m engine", args.data)
     trainer, losses = trainer_from_args(args, progress.stage)
     progress.finish("done")

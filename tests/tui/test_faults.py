@@ -10,12 +10,14 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
 from engine import Trainer, default_dataset_path
 from engine import checkpoint as checkpoint_module
 from engine.checkpoint import read_checkpoint, save_checkpoint
+from engine.cli import main as engine_main
 from microgpt_tui.__main__ import build_app, build_parser, main
 from microgpt_tui.app import MicrogptApp
 from tests.tui.conftest import TINY, TINY_DOCS, step_and_wait, tiny_app, wait_for
@@ -92,6 +94,27 @@ def test_checkpoint_faults_give_one_line_and_exit_code_2(tmp_path, module, case)
     assert proc.returncode == 2
     assert message in one_line(proc.stderr)
     assert proc.stdout == ""
+
+
+def test_headless_save_into_a_read_only_directory_is_refused_before_training(
+        tmp_path, monkeypatch, capsys):
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    folder.chmod(0o555)
+    # root may write anyway, so the file system's refusal is also played out for root.
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode: real_access(path, mode) and (
+        Path(path) != folder or not mode & os.W_OK))
+    try:
+        code = engine_main(["--save", str(folder / "run.json"), "--steps", "1", *TINY_FLAGS])
+    finally:
+        folder.chmod(0o755)
+    said = capsys.readouterr()
+    assert code == 2
+    assert said.out == ""  # not one step was trained
+    assert one_line(said.err) == (f"python -m engine: error: cannot save checkpoint to "
+                                  f"{folder}/run.json: {folder} is not writable")
+    assert os.listdir(folder) == []
 
 
 def test_headless_trains_and_samples_a_single_document(tmp_path):
