@@ -154,8 +154,9 @@ def test_ctrl_c_while_a_big_dataset_loads_ends_in_one_line(tmp_path, module, pro
     try:
         said = ""
         while not said.endswith("documents…"):
-            said += proc.stderr.read(1)
-            assert said, "no progress line"
+            letter = proc.stderr.read(1)
+            assert letter, f"the line ended before the shuffle: {said!r}"
+            said += letter
         proc.send_signal(signal.SIGINT)
         stdout, rest = proc.communicate(timeout=30)
     finally:
