@@ -178,8 +178,9 @@ def vocabulary_difference(expected, actual):
     return "; ".join(parts)
 
 
-def resume(checkpoint, docs):
-    """A Trainer over `docs` in the checkpoint's exact state, and the loss history so far.
+def resume(checkpoint, docs, on_stage=None):
+    """A Trainer over `docs` in the checkpoint's exact state, and the loss history so far
+    (`on_stage` as for Trainer).
 
     The dataset must have the checkpoint's characters: token ids are positions in the
     vocabulary, so another set of characters would scramble what every weight means.
@@ -192,7 +193,7 @@ def resume(checkpoint, docs):
     if len(checkpoint.loss_history) != checkpoint.step:
         raise ValueError(f"checkpoint has {len(checkpoint.loss_history)} losses for "
                          f"{checkpoint.step} steps: {checkpoint.path}")
-    trainer = Trainer(checkpoint.config, docs)
+    trainer = Trainer(checkpoint.config, docs, on_stage=on_stage)
     try:
         trainer.restore_state(checkpoint.trainer_state)
     except (TypeError, ValueError) as error:

@@ -1,8 +1,11 @@
 """The headless command line: `python -m engine` trains and prints the reference log."""
 
 import argparse
+import math
+import os
 import sys
 from dataclasses import replace
+from pathlib import Path
 
 from .checkpoint import (
     DEFAULT_CHECKPOINT,
@@ -12,11 +15,14 @@ from .checkpoint import (
     save_checkpoint,
 )
 from .config import Config
-from .data import load_docs
+from .data import default_dataset_path, load_docs
 from .sampler import Sampler
 from .trainer import Trainer
 
 DEFAULTS = Config()
+# Reading, splitting and shuffling take about a second per 5 MB before the first step (50 MB
+# of names: ~10 s on the 2-core dev box), so above this size stderr says what is going on.
+ANNOUNCE_LOAD_BYTES = 5_000_000
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -91,10 +97,40 @@ def config_from_args(args):
     return replace(DEFAULTS, **given)
 
 
-def trainer_from_args(args):
-    """The run to train and its losses so far: a new one, or with --load the checkpoint's."""
+class LoadProgress:
+    """For a dataset big enough to take seconds: one stderr line that names each stage of
+    the setup as it starts, so the wait is visible (and ctrl+c plainly ends it)."""
+
+    def __init__(self, prog, data=None):
+        path = Path(data) if data else default_dataset_path()
+        size = path.stat().st_size if path.is_file() else 0
+        self.announce = size > ANNOUNCE_LOAD_BYTES
+        self.start = f"{prog}: loading {path.name} ({size / 1e6:.0f} MB, ctrl+c cancels):"
+        self.line_open = False
+
+    def stage(self, what):
+        if self.announce:
+            sys.stderr.write(f" {what}…" if self.line_open else f"{self.start} {what}…")
+            sys.stderr.flush()
+            self.line_open = True
+
+    def finish(self, last_word):
+        """End the line with `last_word`; False if there was no line to end."""
+        if not self.line_open:
+            return False
+        print(f" {last_word}", file=sys.stderr, flush=True)
+        self.line_open = False
+        return True
+
+
+def trainer_from_args(args, on_stage=None):
+    """The run to train and its losses so far: a new one, or with --load the checkpoint's.
+    `on_stage(what)`, if given, hears each slow part of the setup as it starts."""
+    on_stage = on_stage or (lambda what: None)
     if args.load is None:
-        return Trainer(config_from_args(args), load_docs(args.data)), []
+        on_stage("reading")
+        docs = load_docs(args.data)
+        return Trainer(config_from_args(args), docs, on_stage=on_stage), []
     checkpoint = read_checkpoint(args.load)
     conflicts = [
         f"{flag} {getattr(args, dest)} (checkpoint: {getattr(checkpoint.config, field)})"
@@ -105,7 +141,8 @@ def trainer_from_args(args):
     if conflicts:
         raise ValueError(f"{', '.join(conflicts)} contradicts checkpoint {args.load}: --load "
                          f"takes the model and training settings from the checkpoint")
-    return resume(checkpoint, load_docs(args.data))
+    on_stage("reading")
+    return resume(checkpoint, load_docs(args.data), on_stage=on_stage)
 
 
 def build_parser(prog="python -m engine"):
@@ -118,11 +155,38 @@ def build_parser(prog="python -m engine"):
     return parser
 
 
-def run(args, out=sys.stdout):
+def check_writable(path):
+    """A headless run trains for a while before it saves, so a directory that refuses new
+    files is said at once. (The app checks at `w`: it may run without ever saving.)"""
+    folder = Path(path).parent
+    if not os.access(folder, os.W_OK):
+        raise ValueError(f"cannot save checkpoint to {path}: {folder} is not writable")
+
+
+def checked_step(trainer):
+    """`trainer.step()`; a ValueError if the loss overflows or becomes NaN, as it does when
+    the learning rate is far too high, instead of the bare "math domain error"."""
+    step = trainer.step_count + 1
+    try:
+        result = trainer.step()
+    except (ArithmeticError, ValueError) as error:
+        problem = f"step {step} failed ({error})"
+    else:
+        if math.isfinite(result.loss):
+            return result
+        problem = f"loss became {result.loss} at step {step}"
+    raise ValueError(f"{problem}: training stopped (the learning rate, "
+                     f"{trainer.config.lr}, is probably too high)")
+
+
+def run(args, out=sys.stdout, progress=None):
     """Train and sample as the reference does, printing its log; return the exit code."""
     if args.save is not None:
         check_save_path(args.save)  # before training, not after it
-    trainer, losses = trainer_from_args(args)
+        check_writable(args.save)
+    progress = progress or LoadProgress("python -m engine", args.data)
+    trainer, losses = trainer_from_args(args, progress.stage)
+    progress.finish("done")
     config = trainer.config
     print(f"num docs: {len(trainer.docs)}", file=out)
     print(f"vocab size: {trainer.tokenizer.vocab_size}", file=out)
@@ -130,7 +194,7 @@ def run(args, out=sys.stdout):
     if args.load is not None:
         print(f"checkpoint: loaded step {trainer.step_count} from {args.load}", file=out)
     while not trainer.finished:
-        result = trainer.step()
+        result = checked_step(trainer)
         losses.append(result.loss)
         print(f"step {result.step:4d} / {config.num_steps:4d} | loss {result.loss:.4f}",
               file=out, flush=True)
@@ -148,15 +212,22 @@ def run(args, out=sys.stdout):
 
 
 def main(argv=None, prog="python -m engine"):
-    parser = build_parser(prog)
-    args = parser.parse_args(argv)
+    return run_command(build_parser(prog).parse_args(argv), prog)
+
+
+def run_command(args, prog, runner=run):
+    """`runner(args, progress=...)` (its exit code), with every expected failure as one line
+    on stderr and an exit code of its own."""
+    progress = LoadProgress(prog, args.data)
     try:
-        return run(args)
+        return runner(args, progress=progress)
     except ValueError as error:
+        progress.finish("failed")
         print(f"{prog}: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"{prog}: interrupted", file=sys.stderr)
+        if not progress.finish("interrupted"):
+            print(f"{prog}: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         # The reader went away (e.g. `| head`): stop quietly, like other Unix tools.

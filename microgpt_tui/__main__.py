@@ -7,16 +7,14 @@ from pathlib import Path
 
 from engine import default_dataset_path
 from engine.checkpoint import DEFAULT_CHECKPOINT, check_save_path
+from engine.cli import LoadProgress, trainer_from_args, whole_number
 from engine.cli import build_parser as build_engine_parser
-from engine.cli import main as engine_main
-from engine.cli import trainer_from_args, whole_number
+from engine.cli import run_command as run_engine_command
 
 from . import __version__
 
 PROG = "microgpt-tui"
-# Reading, tokenizing and shuffling take about a second per 5 MB before the app can draw
-# anything (50 MB of names: ~10 s), so above this size the terminal says what is going on.
-ANNOUNCE_LOAD_BYTES = 5_000_000
+DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8000
 
 
 def build_parser():
@@ -27,10 +25,11 @@ def build_parser():
                              "log (same as python -m engine)")
     parser.add_argument("--serve", action="store_true",
                         help="serve the app in a web browser (needs the [web] extra)")
-    parser.add_argument("--host", default="127.0.0.1", help="address for --serve "
-                        "(default 127.0.0.1: this machine only)")
-    parser.add_argument("--port", type=whole_number(1), default=8000,
-                        help="port for --serve (default 8000)")
+    # --host and --port default to None so that --headless can tell that they were given.
+    parser.add_argument("--host", help=f"address for --serve "
+                        f"(default {DEFAULT_HOST}: this machine only)")
+    parser.add_argument("--port", type=whole_number(1),
+                        help=f"port for --serve (default {DEFAULT_PORT})")
     parser.add_argument("--export-dir", metavar="DIR",
                         help="where e writes its microgpt-export-* folders (default: the "
                              "working directory)")
@@ -38,21 +37,25 @@ def build_parser():
     return parser
 
 
-def build_app(args):
-    """The app for parsed arguments; a ValueError says in one line what is wrong."""
+def build_app(args, progress=None):
+    """The app for parsed arguments; a ValueError says in one line what is wrong. A big
+    dataset's setup is reported on `progress` (a LoadProgress)."""
     checkpoint_path = args.save or DEFAULT_CHECKPOINT
     check_save_path(checkpoint_path)
-    path = Path(args.data) if args.data else default_dataset_path()
-    size = path.stat().st_size if path.is_file() else 0
-    if size > ANNOUNCE_LOAD_BYTES:
-        print(f"{PROG}: loading {path.name} ({size / 1e6:.0f} MB)...", file=sys.stderr,
-              flush=True)
-    trainer, loss_history = trainer_from_args(args)
+    progress = progress or LoadProgress(PROG, args.data)
+    trainer, loss_history = trainer_from_args(args, progress.stage)
+    progress.stage("starting the app")
     from .app import MicrogptApp  # Textual loads only once the arguments are good
 
-    return MicrogptApp(trainer, dataset_name=path.name, temperature=args.temperature,
-                       loss_history=loss_history, checkpoint_path=checkpoint_path,
-                       export_dir=args.export_dir)
+    app = MicrogptApp(trainer, dataset_name=dataset_path(args).name,
+                      temperature=args.temperature, loss_history=loss_history,
+                      checkpoint_path=checkpoint_path, export_dir=args.export_dir)
+    progress.finish("ready")
+    return app
+
+
+def dataset_path(args):
+    return Path(args.data) if args.data else default_dataset_path()
 
 
 def serve(args, argv):
@@ -61,17 +64,20 @@ def serve(args, argv):
         from textual_serve.server import Server
     except ImportError:
         raise ValueError("--serve needs textual-serve: pip install 'microgpt-tui[web]'") from None
-    if args.port > 65535:
-        raise ValueError(f"--port must be at most 65535, got {args.port}")
+    host = args.host or DEFAULT_HOST
+    port = args.port or DEFAULT_PORT
+    if port > 65535:
+        raise ValueError(f"--port must be at most 65535, got {port}")
     with socket.socket() as probe:
         try:
-            probe.bind((args.host, args.port))
+            probe.bind((host, port))
         except OSError as error:
-            raise ValueError(f"cannot serve on {args.host}:{args.port}: "
+            raise ValueError(f"cannot serve on {host}:{port}: "
                              f"{error.strerror or error}") from None
     app_argv = strip_serve_flags(argv)
     command = shlex.join([sys.executable, "-m", "microgpt_tui", *app_argv])
-    Server(command, host=args.host, port=args.port, title=PROG).serve()
+    Server(command, host=host, port=port, title=PROG).serve()
+    return 0
 
 
 def strip_serve_flags(argv):
@@ -88,21 +94,30 @@ def strip_serve_flags(argv):
     return kept
 
 
+def app_only_flags(args):
+    """The flags given that only the app (or --serve) uses: --headless would ignore them."""
+    return [flag for flag, given in (("--serve", args.serve),
+                                     ("--host", args.host is not None),
+                                     ("--port", args.port is not None),
+                                     ("--export-dir", args.export_dir is not None)) if given]
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     if args.headless:
-        return engine_main([arg for arg in argv if arg != "--headless"], prog=PROG)
-    try:
-        if args.serve:
-            serve(args, argv)
-            return 0
-        app = build_app(args)
-    except ValueError as error:
-        print(f"{PROG}: error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
+        if ignored := app_only_flags(args):
+            parser.error(f"{' and '.join(ignored)} {'has' if len(ignored) == 1 else 'have'} "
+                         f"no effect with --headless")
+        return run_engine_command(args, PROG)
+    if args.serve:
+        return run_engine_command(args, PROG, lambda args, progress: serve(args, argv))
+    return run_engine_command(args, PROG, run_app)
+
+
+def run_app(args, progress):
+    app = build_app(args, progress)
     app.run()
     return app.return_code or 0
 

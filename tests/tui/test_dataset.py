@@ -6,6 +6,7 @@ import sys
 import pytest
 
 from engine import Config, Tokenizer, Trainer, bigram_loss
+from engine import cli as engine_cli
 from microgpt_tui import __main__ as tui_main
 from microgpt_tui import app as app_module
 from microgpt_tui.app import MicrogptApp
@@ -91,10 +92,12 @@ async def test_the_counting_progress_is_shown_until_the_bigram_is_known():
 def test_a_big_dataset_is_announced_before_the_app_starts(tmp_path, monkeypatch, capsys):
     data = tmp_path / "words.txt"
     data.write_text("ab\nba\n")
-    monkeypatch.setattr(tui_main, "ANNOUNCE_LOAD_BYTES", data.stat().st_size - 1)
+    monkeypatch.setattr(engine_cli, "ANNOUNCE_LOAD_BYTES", data.stat().st_size - 1)
     tui_main.build_app(tui_main.build_parser().parse_args(["--data", str(data)]))
-    assert capsys.readouterr().err == "microgpt-tui: loading words.txt (0 MB)...\n"
-    monkeypatch.setattr(tui_main, "ANNOUNCE_LOAD_BYTES", data.stat().st_size)
+    assert capsys.readouterr().err == (
+        "microgpt-tui: loading words.txt (0 MB, ctrl+c cancels): reading… building the "
+        "vocabulary… shuffling 2 documents… starting the app… ready\n")
+    monkeypatch.setattr(engine_cli, "ANNOUNCE_LOAD_BYTES", data.stat().st_size)
     tui_main.build_app(tui_main.build_parser().parse_args(["--data", str(data)]))
     assert capsys.readouterr().err == ""
 
