@@ -8,15 +8,16 @@ draw a few samples from the same seed, so the two columns differ only by the hea
 from dataclasses import dataclass
 
 from .model import NO_ABLATION, check_ablation
-from .probe import draw_samples, mean_loss, probe_documents
+from .probe import SAMPLE_COUNT, draw_samples, mean_loss, probe_documents
 
-PROBE_SIZE = 200
+# Bigger than the filmstrip's probe (engine.probe.PROBE_SIZE): an ablation is measured once,
+# on request, and a small change in the loss should not drown in the noise of few names.
+ABLATION_PROBE_SIZE = 200
 PROBE_SEED = 0
-SAMPLE_COUNT = 5
 SAMPLE_SEED = 0
 
 
-def probe_set(docs, size=PROBE_SIZE, seed=PROBE_SEED):
+def probe_set(docs, size=ABLATION_PROBE_SIZE, seed=PROBE_SEED):
     """`size` documents chosen without replacement by `Random(seed)` (all of them if fewer)."""
     return probe_documents(docs, seed, size)
 

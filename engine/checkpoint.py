@@ -6,14 +6,12 @@ next step's loss equals the uninterrupted run's, bit for bit.
 """
 
 import json
-import os
-import secrets
-from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
 from .config import Config
-from .data import Tokenizer, read_file
+from .data import Tokenizer
+from .files import read_file, write_atomically
 from .trainer import Trainer
 
 FORMAT_NAME = "microgpt-tui checkpoint"
@@ -54,7 +52,10 @@ def save_checkpoint(path, trainer, loss_history):
         "loss_history": list(loss_history),
     }
     text = json.dumps(document, separators=(",", ":"))
-    write_atomically(path, text.encode("utf-8"))
+    try:
+        write_atomically(path, text.encode("utf-8"))
+    except OSError as error:
+        raise ValueError(f"cannot save checkpoint to {path}: {error.strerror or error}") from None
 
 
 def check_save_path(path):
@@ -66,30 +67,6 @@ def check_save_path(path):
     if not parent.is_dir():
         what = "is not a directory" if parent.exists() else "does not exist"
         raise ValueError(f"cannot save checkpoint to {path}: {parent} {what}")
-
-
-def write_atomically(path, data):
-    # The temp file sits next to the target so os.replace is a rename within one file system.
-    temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        # Created like any new file (0o666 minus the umask), and never over an existing one.
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    except OSError as error:
-        raise ValueError(f"cannot save checkpoint to {path}: {error.strerror or error}") from None
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temp, path)
-    except BaseException as error:
-        # Whatever stopped us (a full disk, a refused rename, Ctrl+C), leave no half-file.
-        with suppress(OSError):
-            os.unlink(temp)
-        if isinstance(error, OSError):
-            raise ValueError(
-                f"cannot save checkpoint to {path}: {error.strerror or error}") from None
-        raise
 
 
 def read_checkpoint(path):

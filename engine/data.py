@@ -5,6 +5,8 @@ from functools import cached_property
 from importlib import resources
 from pathlib import Path
 
+from .files import read_file
+
 BOS_LABEL = "·"
 
 
@@ -19,19 +21,6 @@ def default_dataset_path():
 def parse_docs(text):
     """Documents of a dataset's text, cleaned exactly as the reference does."""
     return [line.strip() for line in text.strip().split("\n") if line.strip()]
-
-
-def read_file(path, what):
-    """The bytes of the file at `path`; a ValueError says in one line, naming `what` the file
-    was meant to be, why it cannot be read."""
-    if not path.exists():
-        raise ValueError(f"{what} not found: {path}")
-    if path.is_dir():
-        raise ValueError(f"{what} is a directory, not a file: {path}")
-    try:
-        return path.read_bytes()
-    except OSError as error:
-        raise ValueError(f"cannot read {what} {path}: {error.strerror or error}") from None
 
 
 def load_docs(path=None):

@@ -20,6 +20,7 @@ from textual.worker import get_current_worker
 from engine import BigramCounts, Sampler, bigram_loss, count_truncated
 from engine.ablation import probe_set
 from engine.checkpoint import DEFAULT_CHECKPOINT
+from engine.probe import PROBE_SIZE, SAMPLE_COUNT
 from engine.reference import ParityCheck, is_reference_run
 
 from .export import export_run
@@ -111,7 +112,8 @@ class MicrogptApp(App):
         Binding("m", "embedding_view", "embedding map", show=False,
                 tooltip="Embedding map: every letter's embedding projected to 2-D (PCA)"),
         Binding("p", "probe_filmstrip", "probe filmstrip", show=False,
-                tooltip="Probe filmstrip: loss on 200 fixed names and 5 samples, every N steps"),
+                tooltip=f"Probe filmstrip: loss on {PROBE_SIZE} fixed names and "
+                        f"{SAMPLE_COUNT} samples, every N steps"),
         # Learners press ctrl+c to leave a terminal program; Textual would only explain ctrl+q.
         Binding("ctrl+c", "quit", "quit", show=False, priority=True),
     ]
@@ -127,7 +129,6 @@ class MicrogptApp(App):
                  checkpoint_path=DEFAULT_CHECKPOINT, export_dir=None):
         super().__init__()
         self.set_reactive(MicrogptApp.temperature, self.clamp_temperature(temperature))
-        self.trainer = trainer  # touched only by the training worker once it starts
         self.config = trainer.config
         self.tokenizer = trainer.tokenizer
         self.dataset_name = dataset_name
@@ -135,6 +136,7 @@ class MicrogptApp(App):
         self.docs = tuple(trainer.docs)  # the app's own copy, for the dataset measurements
         self.num_params = trainer.num_params
         self.loss_history = list(loss_history)  # a loaded checkpoint's losses come first
+        self.loaded_steps = len(self.loss_history)  # undo cannot go back past these
         # The learning rate of the last step taken, until the next step reports its own.
         self.resumed_lr = trainer.adam.lr_at(trainer.step_count - 1) if loss_history else 0.0
         self.checkpoint_path = Path(checkpoint_path)
@@ -143,6 +145,8 @@ class MicrogptApp(App):
         self.sampler_rng = random.Random(self.config.seed)
         self.sampler = None
         self.sample_events = ()
+        # The attention and KV panes follow training until a sample is started.
+        self.show_training_views = True
         self.export_dir = export_dir  # None: the working directory at the time of export
         # The reference run's known losses apply only to its config and data.
         self.parity = ParityCheck() if is_reference_run(self.config, trainer.docs) else None
@@ -298,12 +302,18 @@ class MicrogptApp(App):
         self.training.send(Command.PAUSE if self.running else Command.RUN)
 
     def action_stage(self):
+        if len(self.loss_history) >= self.config.num_steps:
+            self.notify(f"Training is finished ({self.config.num_steps} steps): there is no "
+                        "next step to walk.", severity="warning")
+            return
         if self.running:
             self.notify("Training is running: space pauses it, then S walks a step in stages.",
                         severity="warning")
             return
         if not isinstance(self.screen, StagesScreen):
             self.push_screen(StagesScreen(self.tokenizer, self.config))
+        if self.stage is not None and self.stage.result is not None:
+            self.stage = None  # that step is done: the next one starts with an empty banner
         self.training.send(Command.STAGE)
 
     def on_stage_taken(self, message: StageTaken):
@@ -323,13 +333,15 @@ class MicrogptApp(App):
         elif not message.undone:
             self.notify("Nothing more to undo: " + (
                 "no step has been taken yet." if step == 0 else
+                "the steps before the checkpoint was loaded cannot be undone."
+                if step == self.loaded_steps else
                 f"the last {HISTORY_LENGTH} steps are kept."), severity="warning")
             return
         else:
             del self.loss_history[-1]
             self.last_result = result = message.result
             plot = self.query_one(LossPlot)
-            plot.lr = result.lr if result else 0.0
+            plot.lr = result.lr if result else self.resumed_lr
             plot.losses = tuple(self.loss_history)
             if self.show_training_views:
                 self.show_step(result)
@@ -386,8 +398,6 @@ class MicrogptApp(App):
 
     # Sampling -----------------------------------------------------------------------------
 
-    show_training_views = True
-
     def start_sample(self):
         """A new sample from the newest weights snapshot; training state is never touched."""
         self.sampler = Sampler(self.training.weights, self.tokenizer, self.config,
@@ -398,9 +408,15 @@ class MicrogptApp(App):
         if self.sampler is None or self.sampler.done:
             self.start_sample()
         events = list(self.sample_events)
-        events.append(self.sampler.step(force=force))
-        while until_done and not self.sampler.done:
-            events.append(self.sampler.step())
+        try:
+            events.append(self.sampler.step(force=force))
+            while until_done and not self.sampler.done:
+                events.append(self.sampler.step())
+        except (ArithmeticError, ValueError) as error:
+            # Weights from a diverged run give inf or nan probabilities.
+            self.sampler = None
+            self.notify(f"Cannot sample from these weights ({error}).", severity="error")
+            return
         self.show_sample(tuple(events))
 
     def show_sample(self, events):

@@ -24,8 +24,9 @@ import io
 import json
 import math
 import os
-import secrets
 from pathlib import Path
+
+from engine.files import write_atomically
 
 from .widgets.loss import MEAN_WINDOW, running_means
 
@@ -76,22 +77,6 @@ def trace(result, tokenizer, config):
     }
 
 
-def write_atomically(path, text):
-    """Write `text` to `path` through a synced temp file, so `path` is never half written."""
-    temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    # os.open with 0o666 honours the umask (mkstemp would make the export private, 0o600).
-    handle = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-
-
 def new_export_folder(parent, now):
     """A folder named after `now` that did not exist before (-2, -3... within one second)."""
     if parent.exists() and not parent.is_dir():
@@ -114,9 +99,9 @@ def export_run(parent, now, losses, result, tokenizer, config, screen_svg):
     Raises OSError (with the path in it) if anything cannot be written.
     """
     folder = new_export_folder(Path(parent), now)
-    write_atomically(folder / "loss.csv", loss_csv(losses))
+    write_atomically(folder / "loss.csv", loss_csv(losses).encode("utf-8"))
     if result is not None:
         text = json.dumps(trace(result, tokenizer, config), indent=1, allow_nan=False)
-        write_atomically(folder / "trace.json", text + "\n")
-    write_atomically(folder / "screen.svg", screen_svg)
+        write_atomically(folder / "trace.json", (text + "\n").encode("utf-8"))
+    write_atomically(folder / "screen.svg", screen_svg.encode("utf-8"))
     return folder

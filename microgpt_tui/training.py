@@ -1,10 +1,11 @@
 """The training loop that runs in a Textual thread worker.
 
-The app talks to it only through `send()` (a thread-safe queue of commands) and reads only
-`weights`, an immutable snapshot the loop replaces between steps. The loop talks back only by
-posting messages that carry frozen `StepResult`s and `StepStage`s, so no widget ever sees a
-live engine object. The loop also keeps the undo history: the trainer's state before each of
-the last HISTORY_LENGTH steps.
+The app talks to it only through `send()` (a thread-safe queue of commands). It reads only
+what the loop replaces whole between steps and never mutates: `weights` (an immutable float
+snapshot), `stamped_weights` (the same with its step count), and the fixed `probe_docs`.
+The loop talks back only by posting messages that carry frozen records (`StepResult`,
+`StepStage`, snapshots), so no widget ever sees a live engine object. The loop also keeps
+the undo history: the trainer's state before each of the last HISTORY_LENGTH steps.
 """
 
 import math
@@ -47,6 +48,12 @@ def packed(state):
         "adam_v": array("d", state["adam_v"]),
         "rng_state": (version, array("L", internal), gauss_next),
     }
+
+
+def weights_are_finite(weights):
+    # One C-level sum instead of 4,192 isfinite calls: inf or nan anywhere makes it non-finite
+    # (a sum of finite weights could only overflow if they were ~1e308 already).
+    return math.isfinite(sum(sum(row) for matrix in weights.values() for row in matrix))
 
 
 class Command(Enum):
@@ -127,9 +134,12 @@ class TrainingLoop:
                     self._post(TrainingStateChanged(False, True, "training is finished"))
                 else:
                     self._set_running(True)
-            elif command is Command.STEP and not self.trainer.finished:
-                self._step()
-                self._report()
+            elif command is Command.STEP:
+                if self.trainer.finished:
+                    self._post(TrainingStateChanged(False, True, "training is finished"))
+                else:
+                    self._step()
+                    self._report()
             elif command is Command.STAGE:
                 self._stage()
             elif command is Command.UNDO:
@@ -201,7 +211,12 @@ class TrainingLoop:
         if not math.isfinite(result.loss):
             self._report()
             self._diverged(f"loss became {result.loss} at step {result.step}")
-        elif self.trainer.finished and self._running:
+        elif not weights_are_finite(self.weights):
+            # The loss was still finite, but Adam's update overflowed: sampling and every
+            # view would fail on these weights.
+            self._report()
+            self._diverged(f"the weights overflowed in step {result.step}'s update")
+        elif self.trainer.finished:
             self._report()
             self._set_running(False)
         if self.trainer.step_count % self.probe_every == 0:

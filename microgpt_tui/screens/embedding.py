@@ -1,5 +1,6 @@
 """The embedding map: every token's embedding (a row of wte) projected to 2-D by PCA."""
 
+import math
 import time
 
 from rich.text import Text
@@ -57,6 +58,13 @@ class EmbeddingScreen(Screen):
         self.last_refresh = time.monotonic()
         tokenizer = self.app.tokenizer
         # A one-number embedding (n_embd 1) has one axis: its points lie on a line.
+        if not all(math.isfinite(x) for row in weights["wte"] for x in row):
+            # A diverged run's embeddings (inf or nan) have no principal axes to plot on.
+            self.query_one(Scatter).points = ()
+            self.query_one("#embedding-caption", Static).update(Text(
+                f"The embeddings of step {steps} are not finite numbers: training diverged, "
+                "so there is nothing to project.", style="red"))
+            return
         projection = pca(weights["wte"], k=min(2, self.app.config.n_embd))
         first, second = (*projection.explained, 0.0)[:2]
         points = [(*point, 0.0)[:2] for point in projection.points]

@@ -30,7 +30,8 @@ def heat_style(value):
 def heat_cell(value, width):
     """One cell: the value as a percentage when it fits, always its colour."""
     if width >= 3:
-        label = f"{round(value * 100):>{width}d}"
+        # Format rounding equals round()'s, and a diverged run's nan prints as "nan".
+        label = f"{value * 100:>{width}.0f}"
     else:
         label = " " * width
     return Text(label, style=heat_style(value))

@@ -1,5 +1,7 @@
 """The KV cache of the selected layer and head: key and value rows for every position."""
 
+import math
+
 from rich.console import Group
 from rich.text import Text
 from textual.reactive import reactive
@@ -21,6 +23,8 @@ def gradient(g):
     # keeps the column as narrow as the values beside it.
     if g == 0:
         return Text("     0", style=GRAD_STYLE)
+    if not math.isfinite(g):  # a diverging step: "inf" or "nan" has no exponent to split
+        return Text(f" {g:>+5}", style=GRAD_STYLE)
     mantissa, exponent = f"{g:+.0e}".split("e")
     return Text(f" {mantissa}e{int(exponent)}", style=GRAD_STYLE)
 

@@ -1,13 +1,11 @@
 import csv
 import json
-import os
 
 import pytest
 
 from engine import Trainer
 from microgpt_tui.__main__ import build_app, build_parser
 from microgpt_tui.app import MicrogptApp
-from microgpt_tui.export import write_atomically
 from tests.tui.conftest import TINY, TINY_DOCS, step_and_wait
 
 SIZE = (120, 34)
@@ -114,22 +112,3 @@ async def test_export_is_in_the_command_palette(tmp_path):
     async with app.run_test(size=SIZE):
         titles = {command.title for command in app.get_system_commands(app.screen)}
     assert "Export loss.csv, trace.json (the last step) and screen.svg" in titles
-
-
-def test_a_failed_write_leaves_the_old_file_and_no_temp_file(tmp_path):
-    path = tmp_path / "loss.csv"
-    write_atomically(path, "old\n")
-    with pytest.raises(UnicodeEncodeError):
-        write_atomically(path, "new\n\ud800")  # a lone surrogate fails halfway through
-    assert path.read_text() == "old\n"
-    assert [p.name for p in tmp_path.iterdir()] == ["loss.csv"]
-
-
-def test_exported_files_get_the_usual_permissions(tmp_path):
-    umask = os.umask(0o022)
-    try:
-        path = tmp_path / "loss.csv"
-        write_atomically(path, "step,loss\n")
-    finally:
-        os.umask(umask)
-    assert path.stat().st_mode & 0o777 == 0o644

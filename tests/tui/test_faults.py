@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 from engine import Trainer, default_dataset_path
-from engine import checkpoint as checkpoint_module
 from engine.checkpoint import read_checkpoint, save_checkpoint
 from engine.cli import main as engine_main
 from microgpt_tui.__main__ import build_app, build_parser, main
@@ -226,7 +225,7 @@ async def test_quitting_while_a_save_is_being_written_keeps_the_old_checkpoint(
         release.wait(10)  # the disk is slow: the save is under way when q is pressed
         real_fsync(fd)
 
-    monkeypatch.setattr(checkpoint_module.os, "fsync", slow_fsync)
+    monkeypatch.setattr(os, "fsync", slow_fsync)
     app = MicrogptApp(Trainer(TINY, TINY_DOCS), dataset_name="tiny.txt", checkpoint_path=path)
     async with app.run_test(size=SIZE) as pilot:
         await step_and_wait(pilot, app, times=3)
