@@ -156,6 +156,7 @@ class MicrogptApp(App):
         # The views pushed over the panes follow training through these.
         self.stepped_signal = Signal(self, "stepped")
         self.probed_signal = Signal(self, "probed")
+        self.rewound_signal = Signal(self, "rewound")  # a step was undone (u)
 
     def compose(self) -> ComposeResult:
         yield Header(icon="")
@@ -310,8 +311,7 @@ class MicrogptApp(App):
             self.notify("Training is running: space pauses it, then S walks a step in stages.",
                         severity="warning")
             return
-        if not isinstance(self.screen, StagesScreen):
-            self.push_screen(StagesScreen(self.tokenizer, self.config))
+        self.show_view(StagesScreen, lambda: StagesScreen(self.tokenizer, self.config))
         if self.stage is not None and self.stage.result is not None:
             self.stage = None  # that step is done: the next one starts with an empty banner
         self.training.send(Command.STAGE)
@@ -349,6 +349,8 @@ class MicrogptApp(App):
             self.probes = [record for record in self.probes if record.step <= step]
             self.notify(f"Undid step {step + 1}: back at step {step}.", timeout=2)
         self.stage = None
+        if message.undone:
+            self.rewound_signal.publish(message.result)
 
     def on_stepped(self, message: Stepped):
         self.loss_history.extend(message.losses)
@@ -507,28 +509,37 @@ class MicrogptApp(App):
             self.training.weights, self.tokenizer, self.config, self.probe, self.layer,
             self.head, temperature=self.temperature, weights_label=label))
 
+    def show_view(self, view_type, make_view):
+        """Show the view of `view_type` right over the panes: one already open is kept as it
+        is (popping whatever covers it), any other is closed first. Views never pile up, so
+        escape always leads straight back to the panes."""
+        open_view = next((screen for screen in self.screen_stack[1:]
+                          if isinstance(screen, view_type)), None)
+        while len(self.screen_stack) > 1 and self.screen is not open_view:
+            self.pop_screen()
+        if open_view is None:
+            self.push_screen(make_view())
+
     def action_optimizer_view(self):
-        self.push_screen(OptimizerScreen())
+        self.show_view(OptimizerScreen, OptimizerScreen)
 
     def action_embedding_view(self):
-        self.push_screen(EmbeddingScreen())
+        self.show_view(EmbeddingScreen, EmbeddingScreen)
 
     def action_probe_filmstrip(self):
-        self.push_screen(FilmstripScreen())
+        self.show_view(FilmstripScreen, FilmstripScreen)
 
     def action_help(self):
-        self.push_screen(HelpScreen(self.BINDINGS))
+        self.show_view(HelpScreen, lambda: HelpScreen(self.BINDINGS))
 
     def action_graph_view(self):
-        if self.needs_a_step("The graph view") or isinstance(self.screen, GraphScreen):
-            return
-        self.push_screen(GraphScreen(self.training.weights, self.last_result, self.config))
+        if not self.needs_a_step("The graph view"):
+            self.show_view(GraphScreen, lambda: GraphScreen(self.training.weights,
+                                                            self.last_result, self.config))
 
     def action_gradient_check(self):
-        if self.needs_a_step("The gradient check") or isinstance(self.screen,
-                                                                  GradientCheckScreen):
-            return
-        self.push_screen(GradientCheckScreen(seed=self.config.seed))
+        if not self.needs_a_step("The gradient check"):
+            self.show_view(GradientCheckScreen, lambda: GradientCheckScreen(seed=self.config.seed))
 
     def needs_a_step(self, what):
         if self.last_result is None:

@@ -32,11 +32,17 @@ class FilmstripScreen(Screen):
         table.add_column("step", key="step")
         table.add_column("loss", key="loss")
         table.add_column("5 samples", key="samples")
+        self.show_records()
+        self.app.probed_signal.subscribe(self, self.add_record)
+        self.app.rewound_signal.subscribe(self, lambda _result: self.show_records())
+        table.focus()
+
+    def show_records(self):
+        """Every frame so far, from scratch: an undo drops the frames of the undone steps."""
+        self.query_one(DataTable).clear()
         for record in self.app.probes:
             self.add_record(record)
         self.show_trend()
-        self.app.probed_signal.subscribe(self, self.add_record)
-        table.focus()
 
     def add_record(self, record):
         table = self.query_one(DataTable)

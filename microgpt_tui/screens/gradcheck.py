@@ -68,7 +68,7 @@ class GradientCheckScreen(Screen):
         super().__init__()
         self.seed = seed
         self.busy = False  # a check is running, or resting after one
-        self.stale = False  # a step arrived meanwhile
+        self.stale = False  # a step or an undo arrived meanwhile
         self.checks = ()
 
     def compose(self) -> ComposeResult:
@@ -83,6 +83,7 @@ class GradientCheckScreen(Screen):
     def on_mount(self):
         self.query_one("#gradcheck").border_title = "Gradient check"
         self.app.stepped_signal.subscribe(self, lambda _result: self.request_check())
+        self.app.rewound_signal.subscribe(self, lambda _result: self.request_check())
         self.request_check()
 
     def action_pick_others(self):
@@ -94,8 +95,16 @@ class GradientCheckScreen(Screen):
         if self.busy:
             self.stale = True
             return
-        self.busy, self.stale = True, False
+        self.stale = False
         result = self.app.last_result
+        if result is None:  # every step was undone: there is no trained name to check
+            self.checks = ()
+            self.query_one("#gradcheck-source", Static).update(
+                "No training step left to check: take a step first (s).")
+            self.query_one("#gradcheck-table", Static).update("")
+            self.query_one("#gradcheck-verdict", Static).update("")
+            return
+        self.busy = True
         source = (f"{result.doc!r} (the name of step {result.step}) on the newest weights · "
                   f"seed {self.seed}")
         self.run_check(self.app.training.weights, result.tokens, self.app.config, self.seed,

@@ -44,6 +44,7 @@ class OptimizerScreen(Screen):
         self.snapshot = None
         self.matrix_index = 0
         self.waiting = False  # a snapshot was asked for and has not arrived yet
+        self.stale = False  # a step or an undo came after that question
 
     def compose(self) -> ComposeResult:
         with Vertical(id="optimizer"):
@@ -57,19 +58,25 @@ class OptimizerScreen(Screen):
     def on_mount(self):
         self.query_one("#lr-plot").border_title = "learning rate"
         self.app.stepped_signal.subscribe(self, self.ask_for_snapshot)
+        self.app.rewound_signal.subscribe(self, self.ask_for_snapshot)
         self.ask_for_snapshot()
 
     def ask_for_snapshot(self, _result=None):
         # At most one question in flight: while training runs, steps arrive faster than the
-        # maps need redrawing, and the worker answers with the newest state anyway.
-        if not self.waiting:
-            self.waiting = True
-            self.app.training.send(SnapshotOptimizer(self.post_message))
+        # maps need redrawing. The answer comes to this screen, the news of a step or an
+        # undo to the app, in either order: the answer may predate the news, so ask again.
+        if self.waiting:
+            self.stale = True
+            return
+        self.waiting, self.stale = True, False
+        self.app.training.send(SnapshotOptimizer(self.post_message))
 
     def on_optimizer_snapshot_ready(self, message: OptimizerSnapshotReady):
         self.waiting = False
         self.snapshot = message.snapshot
         self.show()
+        if self.stale:
+            self.ask_for_snapshot()
 
     def action_matrix(self, direction):
         if self.snapshot is not None:
