@@ -85,6 +85,7 @@ class TrainingLoop:
     # While running, the UI is told at most this often (in seconds): redraws are throttled,
     # training is not.
     REPORT_INTERVAL = 0.1
+    REDRAW_PAUSE = 0.015
     # How long an idle loop waits for a command before it looks at cancellation again.
     IDLE_POLL = 0.05
 
@@ -148,6 +149,10 @@ class TrainingLoop:
                 self._step()
                 if time.monotonic() - self._last_report >= self.REPORT_INTERVAL:
                     self._report()
+                    # Step aside while the UI thread draws what was just reported: it would
+                    # otherwise share the GIL with the next step and take several times as
+                    # long, and a key pressed meanwhile would wait for the whole frame.
+                    time.sleep(self.REDRAW_PAUSE)
         self._report()
         self._save_pending()
 
