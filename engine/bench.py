@@ -41,8 +41,7 @@ def recursive_backward(root):
 def reference_step(trainer):
     """One step of the reference design (per-op graph, recursive backward, cyclic GC on),
     on the trainer's own parameters and Adam state, without building a StepResult."""
-    bos = trainer.tokenizer.bos
-    tokens = (bos, *trainer.tokenizer.encode(trainer.next_document()), bos)
+    tokens = trainer.tokenizer.document(trainer.next_document())
     forward = forward_document(tokens, trainer.params, trainer.config, GRAPH_OPS)
     recursive_backward(forward.loss)
     trainer.adam.update(trainer.param_list, trainer.step_count)

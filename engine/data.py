@@ -70,6 +70,10 @@ class Tokenizer:
         except KeyError as error:
             raise ValueError(f"character {error.args[0]!r} is not in the vocabulary") from None
 
+    def document(self, doc):
+        """The tokens the model sees for a document: BOS, its characters, BOS."""
+        return (self.bos, *self.encode(doc), self.bos)
+
     def decode(self, ids):
         return "".join(self.chars[i] for i in ids if i != self.bos)
 

@@ -44,10 +44,8 @@ def mean_loss(docs, weights, tokenizer, config, ablate=NO_ABLATION):
     it, float forward on `weights` (with the heads in `ablate` zeroed)."""
     if not docs:
         raise ValueError("no documents to measure the loss on")
-    bos = tokenizer.bos
     losses = (
-        forward_document((bos, *tokenizer.encode(doc), bos), weights, config, FLOAT_OPS,
-                         ablate).loss
+        forward_document(tokenizer.document(doc), weights, config, FLOAT_OPS, ablate).loss
         for doc in docs
     )
     return math.fsum(losses) / len(docs)

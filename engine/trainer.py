@@ -86,10 +86,6 @@ class Trainer:
             name: tuple(floats(row) for row in matrix) for name, matrix in self.params.items()
         }
 
-    def document_tokens(self, doc):
-        bos = self.tokenizer.bos
-        return (bos, *self.tokenizer.encode(doc), bos)
-
     def grad_norms(self, flat_grads):
         """((matrix name, L2 norm of its gradient), ...) from every parameter's gradient."""
         return tuple(
@@ -127,7 +123,7 @@ class Trainer:
 
     def _step(self):
         doc = self.next_document()
-        tokens = self.document_tokens(doc)
+        tokens = self.tokenizer.document(doc)
         forward = forward_document(tokens, self.params, self.config, self.ops)
         graph_size = forward.loss.backward()
         return self._update(doc, tokens, forward, graph_size)
@@ -282,7 +278,7 @@ class StagedStep:
         trainer = self.trainer
         step = trainer.step_count + 1
         doc = trainer.next_document()
-        tokens = trainer.document_tokens(doc)
+        tokens = trainer.tokenizer.document(doc)
         n_positions = min(trainer.config.block_size, len(tokens) - 1)
         n_stages = n_positions + 2
 

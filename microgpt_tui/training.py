@@ -65,6 +65,11 @@ class Command(Enum):
     UNDO = "undo"  # undo the last step, or drop a staged step under way
 
 
+# A finished run answers these with "training is finished" (a staged step never outlives
+# its update, so none is under way then).
+NEEDS_A_NEXT_STEP = (Command.RUN, Command.STEP, Command.STAGE)
+
+
 @dataclass(frozen=True)
 class SaveCheckpoint:
     """A command: write a checkpoint to `path`. The loop does it between two steps, so the
@@ -128,19 +133,15 @@ class TrainingLoop:
                 self._save(command.path)
             elif isinstance(command, SnapshotOptimizer):
                 command.reply(OptimizerSnapshotReady(self.trainer.optimizer_snapshot()))
-            if command is Command.PAUSE and self._running:
+            if command in NEEDS_A_NEXT_STEP and self.trainer.finished:
+                self._post(TrainingStateChanged(False, True, "training is finished"))
+            elif command is Command.PAUSE and self._running:
                 self._set_running(False)
             elif command is Command.RUN and not self._running:
-                if self.trainer.finished:
-                    self._post(TrainingStateChanged(False, True, "training is finished"))
-                else:
-                    self._set_running(True)
+                self._set_running(True)
             elif command is Command.STEP:
-                if self.trainer.finished:
-                    self._post(TrainingStateChanged(False, True, "training is finished"))
-                else:
-                    self._step()
-                    self._report()
+                self._step()
+                self._report()
             elif command is Command.STAGE:
                 self._stage()
             elif command is Command.UNDO:
@@ -170,9 +171,6 @@ class TrainingLoop:
 
     def _stage(self):
         if self.trainer.staged is None:
-            if self.trainer.finished:
-                self._post(TrainingStateChanged(False, True, "training is finished"))
-                return
             self._staged_from = packed(self.trainer.export_state())
             self.trainer.staged_step()
         try:

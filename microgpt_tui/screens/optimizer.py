@@ -9,7 +9,7 @@ from textual.widgets import Static
 
 from ..messages import OptimizerSnapshotReady
 from ..training import SnapshotOptimizer
-from ..widgets.heatmap import signed_legend
+from ..widgets.heatmap import legend
 from ..widgets.lr_schedule import LearningRatePlot
 from ..widgets.matrix_map import MatrixMap
 
@@ -89,7 +89,8 @@ class OptimizerScreen(Screen):
         when = (f"after step {snapshot.step} (lr {snapshot.lr:.6f})" if snapshot.step
                 else "before the first step")
         info = Text.assemble((f"{name}", "bold"), f" {rows}×{cols} · {role_of(name)} · {when}\n",
-                             "] / [ next / previous matrix · colours ", signed_legend(3),
+                             "] / [ next / previous matrix · colours ",
+                             legend("−max", "+max", cells=7),
                              " (v: 0 to max) · esc")
         self.query_one("#optimizer-info", Static).update(info)
         for widget_id, title, field, signed in MAPS:

@@ -37,11 +37,12 @@ def heat_cell(value, width):
     return Text(label, style=heat_style(value))
 
 
-def legend(width=10):
-    text = Text("0% ")
-    for i in range(width):
-        text.append(" ", style=Style(bgcolor=heat_color(i / (width - 1))))
-    text.append(" 100%")
+def legend(low="0%", high="100%", cells=10):
+    """The colour ramp as `cells` swatches between its two ends' labels."""
+    text = Text(f"{low} ")
+    for i in range(cells):
+        text.append(" ", style=Style(bgcolor=heat_color(i / (cells - 1))))
+    text.append(f" {high}")
     return text
 
 
@@ -96,12 +97,3 @@ def render_half_blocks(rows, unit):
             line.append("▀", style=Style(color=heat_color(unit(value)), bgcolor=below))
         lines.append(line)
     return lines
-
-
-def signed_legend(width=5):
-    """The ramp read as a signed scale: -max at the dark end, 0 in the middle, +max bright."""
-    text = Text("−max ")
-    for i in range(2 * width + 1):
-        text.append(" ", style=Style(bgcolor=heat_color(i / (2 * width))))
-    text.append(" +max")
-    return text
