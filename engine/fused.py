@@ -15,10 +15,11 @@ Adam update and every loss is bit-identical to `GRAPH_OPS`; tests/engine/test_fu
 every parameter's grad with ==.
 
 `python -m engine.bench` measures both paths in one process (README, Performance). On the
-default config a training step here took 11 ms against 112 ms for the reference design
-(per-op graph, recursive topological sort over every node, cyclic GC on): about 10x, the
-exact figure moving with the machine's load and the GC. The rest of the time is one multiply
-and one add per edge (57,000 a step), walked twice (ordering and chain rule).
+default config a training step here takes 11-14 ms against 111-122 ms for the reference
+design (per-op graph, recursive topological sort over every node, cyclic GC on): 8x to 11x
+over four full runs, the figure moving with the machine's load and the GC. The rest of the
+time is one multiply and one add per edge (57,000 a step), walked twice (ordering and chain
+rule).
 """
 
 import math
