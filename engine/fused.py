@@ -23,10 +23,11 @@ rule).
 """
 
 import math
-from functools import reduce
-from operator import add, attrgetter, mul
+from dataclasses import replace
+from functools import partial
+from operator import attrgetter, mul
 
-from .model import Ops
+from .model import Ops, float_sum
 from .value import Value
 
 data_of = attrgetter("data")
@@ -44,24 +45,38 @@ def dot(a, b):
     """sum(a[i] * b[i]) as one node; b[i] may be a[i] itself (a sum of squares)."""
     a_data = [v.data for v in a]
     b_data = [v.data for v in b]
-    return Value(reduce(add, map(mul, a_data, b_data), 0),
+    return Value(float_sum(map(mul, a_data, b_data)),
                  interleave(a, b), interleave(b_data, a_data))
 
 
-def linear(x, w):
-    """One dot node per row of `w`, whose entries must be leaves (parameters).
+class Row(Value):
+    """One row of a matrix-vector product: a dot node whose operation-node children, the
+    vector, are shared with the other rows (Value.shared_inputs)."""
 
-    x's numbers are read once for all rows. Children are x then the row: only x's order
-    matters to the backward walk (see the module docstring), and a list concatenation is
-    cheaper than interleaving.
+    __slots__ = ("shared_inputs",)
+
+
+def linear(x, w, weight_floats=None):
+    """One Row (a dot node) per row of `w`, whose entries must be leaves (parameters).
+
+    x's numbers are read once for all rows, and `w`'s once per forward pass if the pass
+    passes a `weight_floats` dict (FUSED_OPS.for_one_pass). Children are x then the row: only
+    x's order matters to the backward walk (see the module docstring), and a list
+    concatenation is cheaper than interleaving. The walk enters x once for all the rows.
     """
     x = list(x)
     x_data = [v.data for v in x]
+    if weight_floats is None:
+        w_data = [[v.data for v in row] for row in w]
+    else:
+        w_data = weight_floats.get(id(w))
+        if w_data is None:
+            w_data = weight_floats[id(w)] = [[v.data for v in row] for row in w]
     nodes = []
-    for row in w:
-        row_data = [v.data for v in row]
-        nodes.append(Value(reduce(add, map(mul, row_data, x_data), 0),
-                           x + row, row_data + x_data))
+    for row, row_data in zip(w, w_data):
+        node = Row(float_sum(map(mul, row_data, x_data)), x + row, row_data + x_data)
+        node.shared_inputs = x
+        nodes.append(node)
     return nodes
 
 
@@ -74,7 +89,7 @@ def shifted_exp(z, shift):
 def total(terms):
     """sum(terms) as one node: each term's local derivative is 1."""
     terms = list(terms)
-    return Value(reduce(add, map(data_of, terms), 0), terms, [1] * len(terms))
+    return Value(float_sum(map(data_of, terms)), terms, [1] * len(terms))
 
 
 FUSED_OPS = Ops(
@@ -85,4 +100,5 @@ FUSED_OPS = Ops(
     log=Value.log,
     relu=Value.relu,
     data=data_of,
+    per_pass=lambda: replace(FUSED_OPS, linear=partial(linear, weight_floats={}), per_pass=None),
 )

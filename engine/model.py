@@ -9,6 +9,7 @@ the reference microgpt.
 """
 
 import math
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import reduce
@@ -22,16 +23,32 @@ def left_sum(terms):
     return reduce(add, terms, 0)
 
 
+if sys.version_info < (3, 12):
+    # Up to Python 3.11, sum() adds floats left to right in plain doubles: left_sum's very
+    # roundings, without a float object per partial sum. 3.12 made it compensate rounding.
+    float_sum = sum
+else:
+    float_sum = left_sum
+
+
 def left_dot(a, b):
     return reduce(add, map(mul, a, b), 0)
 
 
-def float_relu(x):
-    return x if x > 0 else 0.0
-
-
 def rows_dot(x, w):
     return [reduce(add, map(mul, row, x), 0) for row in w]
+
+
+def float_dot(a, b):
+    return float_sum(map(mul, a, b))
+
+
+def float_rows_dot(x, w):
+    return [float_sum(map(mul, row, x)) for row in w]
+
+
+def float_relu(x):
+    return x if x > 0 else 0.0
 
 
 def graph_shifted_exp(z, shift):
@@ -51,6 +68,12 @@ class Ops:
     log: Callable
     relu: Callable
     data: Callable
+    # Returns the Ops for one forward pass, in which the weights do not change (fused nodes
+    # read each weight's number once per pass); None: these Ops serve any pass as they are.
+    per_pass: Callable | None = None
+
+    def for_one_pass(self):
+        return self if self.per_pass is None else self.per_pass()
 
 
 GRAPH_OPS = Ops(
@@ -63,9 +86,9 @@ GRAPH_OPS = Ops(
     data=attrgetter("data"),
 )
 FLOAT_OPS = Ops(
-    dot=left_dot,
-    linear=rows_dot,
-    total=left_sum,
+    dot=float_dot,
+    linear=float_rows_dot,
+    total=float_sum,
     shifted_exp=float_shifted_exp,
     log=math.log,
     relu=float_relu,
@@ -188,6 +211,7 @@ def forward_positions(tokens, params, config, ops, ablate=NO_ABLATION):
     after each position; its loss is set before the last yield."""
     if ablate:
         check_ablation(ablate, config)
+    ops = ops.for_one_pass()
     n = min(config.block_size, len(tokens) - 1)
     forward = DocumentForward(None, [], [], [], [], [[] for _ in range(config.n_layer)])
     for pos_id in range(n):

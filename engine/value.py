@@ -10,6 +10,9 @@ import math
 
 class Value:
     __slots__ = ("_children", "_local_grads", "data", "grad")
+    # A fused node whose operation-node children are a list it shares with sibling nodes (a
+    # row of engine.fused.linear) keeps that list here; see topological_order.
+    shared_inputs = None
 
     def __init__(self, data, children=(), local_grads=()):
         self.data = data
@@ -92,17 +95,33 @@ class Value:
 
 def topological_order(root):
     """Operation nodes reachable from `root`, each after all of its children (depth-first
-    post-order). Leaves are left out: they have nothing to pass their grad on to."""
+    post-order). Leaves are left out: they have nothing to pass their grad on to.
+
+    A node with `shared_inputs` has those and leaves as children, and so do its siblings (the
+    rows of one matrix-vector product all read the same vector). The first sibling entered
+    walks the list; any later one would find every entry already visited, because it cannot
+    be entered while the first is still walking (it would be its own descendant), so it is
+    done at once: the same order as walking, at a fraction of the cost.
+    """
     topo = []
     visited = {root}
+    walked = set()  # ids of shared input lists already walked
     path = [root]
     pending = [iter(root._children)]
     while pending:
         for child in pending[-1]:
             if child._children and child not in visited:
                 visited.add(child)
+                children = child.shared_inputs
+                if children is None:
+                    children = child._children
+                elif id(children) in walked:
+                    topo.append(child)
+                    continue
+                else:
+                    walked.add(id(children))
                 path.append(child)
-                pending.append(iter(child._children))
+                pending.append(iter(children))
                 break
         else:
             pending.pop()

@@ -6,8 +6,10 @@ import sys
 
 import pytest
 
-from engine import FUSED_OPS, GRAPH_OPS, Config, Trainer, Value
+from engine import FUSED_OPS, GRAPH_OPS, Config, Trainer, Value, forward_document
 from engine.fused import dot, linear, shifted_exp, total
+from engine.model import float_sum, left_sum
+from engine.value import topological_order
 from tests.engine.conftest import TINY, TINY_DOCS
 from tests.engine.test_cli import REFERENCE_LOG
 
@@ -96,3 +98,52 @@ def test_full_default_run_reproduces_the_reference_log():
                           timeout=600)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == REFERENCE_LOG.read_text()
+
+
+def full_walk_order(root):
+    """Depth-first post-order over every child list in full, ignoring shared_inputs: what
+    topological_order's shortcut must reproduce."""
+    order, visited = [], {root}
+    stack = [(root, iter(root._children))]
+    while stack:
+        node, children = stack[-1]
+        for child in children:
+            if child._children and child not in visited:
+                visited.add(child)
+                stack.append((child, iter(child._children)))
+                break
+        else:
+            stack.pop()
+            order.append(node)
+    return order
+
+
+@pytest.mark.parametrize("config, docs", [(TINY, TINY_DOCS), (Config(), None)],
+                         ids=["tiny", "default"])
+def test_walk_entering_shared_inputs_once_keeps_the_full_walks_order(config, docs, names):
+    trainer = Trainer(config, docs or names)
+    for doc in trainer.docs[:5]:
+        tokens = trainer.tokenizer.document(doc)
+        loss = forward_document(tokens, trainer.params, config, FUSED_OPS).loss
+        order = topological_order(loss)
+        assert any(node.shared_inputs is not None for node in order)
+        assert order == full_walk_order(loss)
+
+
+def test_a_forward_pass_reads_weights_changed_since_the_previous_pass(names):
+    trainer = Trainer(TINY, TINY_DOCS)
+    tokens = trainer.tokenizer.document(trainer.docs[0])
+    before = forward_document(tokens, trainer.params, TINY, FUSED_OPS).loss.data
+    trainer.params["lm_head"][0][0].data += 1.0
+    after = forward_document(tokens, trainer.params, TINY, FUSED_OPS).loss.data
+    plain = forward_document(tokens, trainer.params, TINY, GRAPH_OPS).loss.data
+    assert after == plain != before
+
+
+def test_float_sum_adds_left_to_right_like_the_graph():
+    rng = random.Random(3)
+    for n in (1, 2, 16, 64, 1000):
+        terms = [rng.uniform(-1, 1) * 10 ** rng.randint(-8, 8) for _ in range(n)]
+        assert float_sum(terms) == left_sum(terms)
+    # Compensated summation (sum() from Python 3.12) would give 1e-16 here.
+    assert float_sum([1.0, 1e-16, -1.0]) == left_sum([1.0, 1e-16, -1.0]) == 0.0
