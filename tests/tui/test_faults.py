@@ -148,8 +148,11 @@ def big_dataset(path, megabytes):
 def test_ctrl_c_while_a_big_dataset_loads_ends_in_one_line(tmp_path, module, prog):
     data = tmp_path / "big.txt"
     n_docs = big_dataset(data, 12)  # 1.7 million names: the shuffle takes ~2 s
+    # A shell without job control starts background jobs with ctrl+c ignored, which the
+    # child would inherit: give it the default, as a terminal does.
     proc = subprocess.Popen([sys.executable, "-m", module, "--data", str(data)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         said = ""
         while not said.endswith("documents…"):
