@@ -162,7 +162,10 @@ def resume(checkpoint, docs, on_stage=None):
     The dataset must have the checkpoint's characters: token ids are positions in the
     vocabulary, so another set of characters would scramble what every weight means.
     """
-    chars = Tokenizer.from_docs(docs).chars
+    if on_stage is not None:
+        on_stage("building the vocabulary")
+    tokenizer = Tokenizer.from_docs(docs)
+    chars = tokenizer.chars
     if chars != checkpoint.chars:
         difference = vocabulary_difference(checkpoint.chars, chars)
         raise ValueError(f"the dataset's characters differ from checkpoint "
@@ -170,7 +173,7 @@ def resume(checkpoint, docs, on_stage=None):
     if len(checkpoint.loss_history) != checkpoint.step:
         raise ValueError(f"checkpoint has {len(checkpoint.loss_history)} losses for "
                          f"{checkpoint.step} steps: {checkpoint.path}")
-    trainer = Trainer(checkpoint.config, docs, on_stage=on_stage)
+    trainer = Trainer(checkpoint.config, docs, on_stage=on_stage, tokenizer=tokenizer)
     try:
         trainer.restore_state(checkpoint.trainer_state)
     except (TypeError, ValueError) as error:

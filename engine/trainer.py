@@ -39,9 +39,11 @@ class Trainer:
     `trainer.rng` continues the reference's stream.
     """
 
-    def __init__(self, config, docs, ops=FUSED_OPS, pause_gc=True, on_stage=None):
+    def __init__(self, config, docs, ops=FUSED_OPS, pause_gc=True, on_stage=None,
+                 tokenizer=None):
         """`on_stage(what)`, if given, hears each slow part of the setup as it starts: with
-        millions of documents the shuffle alone takes seconds."""
+        millions of documents the shuffle alone takes seconds. `tokenizer` spares building
+        the vocabulary again when the caller has it (it must be the docs' own)."""
         self.config = config
         self.ops = ops
         self.pause_gc = pause_gc
@@ -49,11 +51,13 @@ class Trainer:
         self.docs = list(docs)
         if not self.docs:
             raise ValueError("no documents to train on")
-        if on_stage is not None:
-            on_stage("building the vocabulary")
-        # The vocabulary does not depend on the order; read in file order, 7 million
-        # documents take a third of the time they take shuffled (memory locality).
-        self.tokenizer = Tokenizer.from_docs(self.docs)
+        if tokenizer is None:
+            if on_stage is not None:
+                on_stage("building the vocabulary")
+            # The vocabulary does not depend on the order; read in file order, 7 million
+            # documents take a third of the time they take shuffled (memory locality).
+            tokenizer = Tokenizer.from_docs(self.docs)
+        self.tokenizer = tokenizer
         if on_stage is not None:
             on_stage(f"shuffling {len(self.docs):,} documents")
         self.rng.shuffle(self.docs)

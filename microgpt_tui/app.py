@@ -440,7 +440,9 @@ class MicrogptApp(App):
         self.sample_tokens(until_done=True)
 
     def action_force_token(self):
-        self.push_screen(ForceTokenScreen(self.tokenizer.chars), self.force_typed)
+        # The forced letter shows on the main screen's panes: close any view over them.
+        self.show_view(ForceTokenScreen, lambda: ForceTokenScreen(self.tokenizer.chars),
+                       self.force_typed)
 
     def force_typed(self, typed):
         """Take the next sampling step with the typed character ("" = BOS) as its token."""
@@ -510,16 +512,17 @@ class MicrogptApp(App):
             self.training.weights, self.tokenizer, self.config, self.probe, self.layer,
             self.head, temperature=self.temperature, weights_label=label))
 
-    def show_view(self, view_type, make_view):
+    def show_view(self, view_type, make_view, on_dismiss=None):
         """Show the view of `view_type` right over the panes: one already open is kept as it
         is (popping whatever covers it), any other is closed first. Views never pile up, so
-        escape always leads straight back to the panes."""
+        escape always leads straight back to the panes. `on_dismiss` hears a new view's
+        result."""
         open_view = next((screen for screen in self.screen_stack[1:]
                           if isinstance(screen, view_type)), None)
         while len(self.screen_stack) > 1 and self.screen is not open_view:
             self.pop_screen()
         if open_view is None:
-            self.push_screen(make_view())
+            self.push_screen(make_view(), on_dismiss)
 
     def action_optimizer_view(self):
         self.show_view(OptimizerScreen, OptimizerScreen)

@@ -10,8 +10,10 @@ from engine.checkpoint import (
     FORMAT_VERSION,
     load_checkpoint,
     read_checkpoint,
+    resume,
     save_checkpoint,
 )
+from engine.data import Tokenizer
 from tests.engine.conftest import TINY, TINY_DOCS
 
 
@@ -28,6 +30,18 @@ def saved(tmp_path):
     trainer, losses = trained(3)
     save_checkpoint(path, trainer, losses)
     return path
+
+
+def test_resuming_builds_the_vocabulary_once(saved, monkeypatch):
+    built = []
+    from_docs = Tokenizer.from_docs.__func__
+    monkeypatch.setattr(Tokenizer, "from_docs",
+                        classmethod(lambda cls, docs: built.append(1) or from_docs(cls, docs)))
+    stages = []
+    trainer, _ = resume(read_checkpoint(saved), TINY_DOCS, on_stage=stages.append)
+    assert len(built) == 1
+    assert stages == ["building the vocabulary", f"shuffling {len(TINY_DOCS):,} documents"]
+    assert trainer.tokenizer == Trainer(TINY, TINY_DOCS).tokenizer
 
 
 def leftovers(directory, keep):

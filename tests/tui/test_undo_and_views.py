@@ -9,6 +9,7 @@ from engine.gradcheck import check_gradients
 from microgpt_tui.screens.ablation import AblationScreen
 from microgpt_tui.screens.embedding import EmbeddingScreen
 from microgpt_tui.screens.filmstrip import FilmstripScreen
+from microgpt_tui.screens.force import ForceTokenScreen
 from microgpt_tui.screens.gradcheck import GradientCheckScreen
 from microgpt_tui.screens.graph import GraphScreen
 from microgpt_tui.screens.help import HelpScreen
@@ -156,6 +157,17 @@ async def test_views_replace_each_other_and_one_escape_returns_to_the_panes():
         await pilot.press("escape")
         await pilot.pause()
         assert len(app.screen_stack) == 1
+
+
+async def test_f_over_a_view_closes_it_so_the_forced_letter_shows_on_the_panes():
+    app = tiny_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("o", "f")
+        await wait_for(pilot, lambda: stack_types(app) == [ForceTokenScreen])
+        await pilot.press("a")
+        await wait_for(pilot, lambda: app.sample_events)
+        assert len(app.screen_stack) == 1
+        assert app.sample_events[-1].forced and app.sample_events[-1].text == "a"
 
 
 async def test_m_o_m_o_p_G_then_one_escape():
