@@ -187,8 +187,12 @@ class Trainer:
             "rng_state": [version, list(internal), gauss_next],
         }
 
-    def restore_state(self, state):
-        """Continue from `export_state()` output; a ValueError says what does not fit."""
+    def restore_state(self, state, last_grads=None):
+        """Continue from `export_state()` output; a ValueError says what does not fit.
+
+        `last_grads` are the gradients of the step that led to `state`, if the caller kept
+        them (an undo does). A checkpoint does not, so after loading one there are none.
+        """
         missing = [key for key in STATE_KEYS if key not in state]
         if missing:
             raise ValueError(f"trainer state lacks {', '.join(missing)}")
@@ -202,6 +206,8 @@ class Trainer:
         n = self.num_params
         if len(state["adam_m"]) != n or len(state["adam_v"]) != n:
             raise ValueError(f"Adam state must have {n} entries per moment")
+        if last_grads is not None and len(last_grads) != n:
+            raise ValueError(f"last gradients must have {n} entries, got {len(last_grads)}")
         step = state["step"]
         if not isinstance(step, int) or not 0 <= step <= self.config.num_steps:
             raise ValueError(f"step must be between 0 and {self.config.num_steps}, got {step!r}")
@@ -220,7 +226,7 @@ class Trainer:
         self.adam.m = [float(x) for x in state["adam_m"]]
         self.adam.v = [float(x) for x in state["adam_v"]]
         self.step_count = step
-        self.last_grads = None  # they belonged to the state just replaced
+        self.last_grads = None if last_grads is None else tuple(last_grads)
 
 
 def matrix_layout(params):

@@ -5,7 +5,8 @@ what the loop replaces whole between steps and never mutates: `weights` (an immu
 snapshot), `stamped_weights` (the same with its step count), and the fixed `probe_docs`.
 The loop talks back only by posting messages that carry frozen records (`StepResult`,
 `StepStage`, snapshots), so no widget ever sees a live engine object. The loop also keeps
-the undo history: the trainer's state before each of the last HISTORY_LENGTH steps.
+the undo history: the trainer's state and last gradients before each of the last
+HISTORY_LENGTH steps.
 """
 
 import math
@@ -106,9 +107,9 @@ class TrainingLoop:
         self._unreported = []
         self._latest = None
         self._last_report = 0.0
-        # (trainer state before a step, the StepResult before that step): enough to undo it.
+        # (restore point before a step, the StepResult before that step): enough to undo it.
         self._history = deque(maxlen=HISTORY_LENGTH)
-        self._staged_from = None  # the state before the staged step under way
+        self._staged_from = None  # the restore point before the staged step under way
         # The probe filmstrip: the model measured every `probe_every` steps (in this thread:
         # 200 names of float forward take a few hundred ms, far too long for the UI thread).
         self.probe_every = probe_interval(trainer.config.num_steps)
@@ -159,7 +160,7 @@ class TrainingLoop:
 
     def _step(self):
         staged = self.trainer.staged
-        before = self._staged_from if staged else packed(self.trainer.export_state())
+        before = self._staged_from if staged else self._restore_point()
         try:
             result = self.trainer.step()  # finishes a staged step under way
         except (ArithmeticError, ValueError) as error:
@@ -171,7 +172,7 @@ class TrainingLoop:
 
     def _stage(self):
         if self.trainer.staged is None:
-            self._staged_from = packed(self.trainer.export_state())
+            self._staged_from = self._restore_point()
             self.trainer.staged_step()
         try:
             stage = self.trainer.staged.advance()
@@ -199,11 +200,21 @@ class TrainingLoop:
             self._post(Rewound(self.trainer.step_count, self._latest, undone=False))
             return
         self._report()  # the app must hold the loss it is about to drop
-        state, self._latest = self._history.pop()
-        self.trainer.restore_state(state)
+        (state, grads), self._latest = self._history.pop()
+        self.trainer.restore_state(state, grads)
         self.loss_history.pop()  # a checkpoint saved now must not keep the undone loss
         self._publish_weights()
         self._post(Rewound(self.trainer.step_count, self._latest, undone=True))
+
+    def _restore_point(self):
+        """What undoing back to here restores: the packed trainer state and the gradients of
+        the step that led to it, which the optimizer view shows (None if this run has taken
+        no step since it started or loaded a checkpoint). Measured with tracemalloc on the
+        default model: 50 steps' gradients take 1.7 MB as arrays (6.1 MB as tuples of floats)
+        of the history's 9.9 MB."""
+        grads = self.trainer.last_grads
+        return (packed(self.trainer.export_state()),
+                None if grads is None else array("d", grads))
 
     def _completed(self, before, result):
         self._history.append((before, self._latest))

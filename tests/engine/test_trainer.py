@@ -1,5 +1,6 @@
 import json
 import math
+from array import array
 
 import pytest
 
@@ -79,6 +80,18 @@ def test_restoring_an_earlier_state_undoes_steps(tiny_trainer):
     tiny_trainer.restore_state(state)
     assert tiny_trainer.step().loss == first
     assert tiny_trainer.rng.getstate() == Trainer(TINY, TINY_DOCS).rng.getstate()
+
+
+def test_restore_takes_the_gradients_of_the_step_that_led_to_the_state(tiny_trainer):
+    tiny_trainer.step()
+    state, grads = tiny_trainer.export_state(), tiny_trainer.last_grads
+    tiny_trainer.step()
+    tiny_trainer.restore_state(state, array("d", grads))  # packed, as the undo history keeps them
+    assert tiny_trainer.last_grads == grads
+    tiny_trainer.restore_state(state)  # as from a checkpoint, which keeps no gradients
+    assert tiny_trainer.last_grads is None
+    with pytest.raises(ValueError, match="last gradients"):
+        tiny_trainer.restore_state(state, grads[1:])
 
 
 def test_restore_refuses_a_state_of_another_shape(tiny_trainer):

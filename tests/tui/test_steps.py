@@ -6,10 +6,17 @@ import time
 from rich.console import Console
 
 from engine import Trainer
+from engine.checkpoint import load_checkpoint
 from microgpt_tui.messages import Rewound, StageTaken, Stepped
 from microgpt_tui.screens.help import HelpScreen
 from microgpt_tui.screens.stages import StagesScreen
-from microgpt_tui.training import HISTORY_LENGTH, Command, SaveCheckpoint, TrainingLoop
+from microgpt_tui.training import (
+    HISTORY_LENGTH,
+    Command,
+    SaveCheckpoint,
+    SnapshotOptimizer,
+    TrainingLoop,
+)
 from microgpt_tui.widgets.kv_cache import KVCacheTable
 from microgpt_tui.widgets.loss import LossPlot
 from microgpt_tui.widgets.matrices import MatrixNorms
@@ -136,11 +143,15 @@ async def test_u_undoes_steps_and_redoing_repeats_the_losses_bit_for_bit():
         assert app.training.trainer.export_state() == _state_after(2)
 
 
-def _state_after(steps):
+def _trained(steps):
     trainer = Trainer(TINY, TINY_DOCS)
     for _ in range(steps):
         trainer.step()
-    return trainer.export_state()
+    return trainer
+
+
+def _state_after(steps):
+    return _trained(steps).export_state()
 
 
 async def test_u_with_nothing_to_undo_says_so():
@@ -225,11 +236,35 @@ def test_a_staged_step_through_the_worker_is_the_plain_step():
 
 
 def test_a_checkpoint_saved_after_an_undo_holds_only_the_steps_kept(tmp_path):
-    from engine.checkpoint import load_checkpoint
-
     path = tmp_path / "after-undo.json"
     loop = TrainingLoop(Trainer(TINY, TINY_DOCS), lambda message: None)
     run_loop(loop, [Command.STEP] * 3 + [Command.UNDO, SaveCheckpoint(str(path))])
     trainer, losses = load_checkpoint(path, TINY_DOCS)
     assert trainer.step_count == 2
     assert losses == reference_losses(2)
+
+
+def test_undo_gives_the_optimizer_view_back_the_step_undone_to():
+    """Its gradients included; dropping a staged step that got to backward changes nothing."""
+    posted, snapshots = [], []
+    ask = SnapshotOptimizer(lambda message: snapshots.append(message.snapshot))
+    third_name = Trainer(TINY, TINY_DOCS).docs[2]
+    forward_stages = min(TINY.block_size, len(third_name) + 1)
+    loop = TrainingLoop(Trainer(TINY, TINY_DOCS), posted.append)
+    run_loop(loop, [Command.STEP, Command.STEP, *[Command.STAGE] * (forward_stages + 1),
+                    Command.UNDO, ask, Command.UNDO, ask, Command.UNDO, ask])
+    assert [m.stage.kind for m in posted if isinstance(m, StageTaken)][-1] == "backward"
+    # As right after steps 2 and 1, with their gradients; none at step 0 (the view says so).
+    assert snapshots == [_trained(steps).optimizer_snapshot() for steps in (2, 1, 0)]
+
+
+def test_undo_back_to_a_loaded_checkpoint_has_no_gradients_as_at_its_loading(tmp_path):
+    path = tmp_path / "run.json"
+    run_loop(TrainingLoop(Trainer(TINY, TINY_DOCS), lambda message: None),
+             [Command.STEP, Command.STEP, SaveCheckpoint(str(path))])
+    snapshots = []
+    ask = SnapshotOptimizer(lambda message: snapshots.append(message.snapshot))
+    trainer, losses = load_checkpoint(path, TINY_DOCS)
+    loop = TrainingLoop(trainer, lambda message: None, losses)
+    run_loop(loop, [ask, Command.STEP, Command.UNDO, ask])
+    assert snapshots[0].grads is None and snapshots[1] == snapshots[0]

@@ -16,7 +16,7 @@ from microgpt_tui.screens.help import HelpScreen
 from microgpt_tui.screens.optimizer import OptimizerScreen
 from microgpt_tui.screens.stages import StagesScreen
 from microgpt_tui.widgets.matrix_map import MatrixMap
-from tests.tui.conftest import step_and_wait, tiny_app, wait_for
+from tests.tui.conftest import plain_text, step_and_wait, tiny_app, wait_for
 
 SIZE = (80, 24)
 
@@ -45,19 +45,29 @@ def stack_types(app):
 async def test_optimizer_view_shows_the_step_undone_to():
     app = tiny_app()
     async with app.run_test(size=SIZE) as pilot:
-        await step_and_wait(pilot, app, times=2)
         await pilot.press("o")
         screen = app.screen
-        await wait_for(pilot, lambda: screen.snapshot is not None and screen.snapshot.step == 2)
+        grads_map = screen.query_one("#grads", MatrixMap)
+        await step_and_wait(pilot, app)
+        await wait_for(pilot, lambda: screen.snapshot is not None and screen.snapshot.step == 1)
+        after_one = screen.snapshot
+        await step_and_wait(pilot, app)
+        await wait_for(pilot, lambda: screen.snapshot.step == 2)
         after_two = screen.query_one("#weights", MatrixMap).matrix
         await undo_and_wait(pilot, app)
         await wait_for(pilot, lambda: screen.snapshot.step == 1)
         assert "after step 1" in str(screen.query_one("#optimizer-info").render())
         weights = screen.query_one("#weights", MatrixMap).matrix
         assert weights == app.training.weights["wte"] and weights != after_two
+        # Step 1's gradients are back, drawn as right after step 1, and so is all the rest.
+        assert screen.snapshot.grads == after_one.grads
+        assert screen.snapshot == after_one
+        assert grads_map.matrix == after_one.matrix(after_one.grads, 0)
+        assert "after a step" not in plain_text(grads_map)
         await undo_and_wait(pilot, app)
         await wait_for(pilot, lambda: screen.snapshot.step == 0)
         assert "before the first step" in str(screen.query_one("#optimizer-info").render())
+        assert grads_map.matrix is None and "after a step" in plain_text(grads_map)
 
 
 async def test_gradient_check_rechecks_the_step_undone_to():
