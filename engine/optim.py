@@ -1,5 +1,11 @@
 """Adam with a linearly decaying learning rate; its state is two plain lists of floats."""
 
+import math
+import sys
+
+# Adam squares every gradient, and a float power raises OverflowError past this.
+LARGEST_SQUARABLE = math.sqrt(sys.float_info.max)
+
 
 def learning_rate(config, step):
     """Learning rate of step `step` (0-based): lr falls linearly to 0 at num_steps."""
@@ -30,6 +36,14 @@ class Adam:
             p.data -= lr_t * (m_i / m_correction) / ((v_i / v_correction) ** 0.5 + eps)
             p.grad = 0.0
         return lr_t
+
+
+def check_squarable(grads):
+    """An OverflowError for a gradient too large for `Adam.update` to square, raised before
+    any weight moves: Adam itself would fail only midway, having moved the first ones."""
+    for grad in grads:
+        if LARGEST_SQUARABLE < abs(grad) < math.inf:
+            raise OverflowError(f"a gradient of {grad:.3g} is too large for Adam to square")
 
 
 def update_sizes(m, v, step, config):

@@ -8,7 +8,7 @@ from contextlib import contextmanager, nullcontext
 from .data import Tokenizer
 from .fused import FUSED_OPS
 from .model import forward_document, forward_positions, init_params
-from .optim import Adam, update_sizes
+from .optim import LARGEST_SQUARABLE, Adam, check_squarable, update_sizes
 from .trace import BACKWARD, FORWARD, UPDATE, OptimizerSnapshot, StepResult, StepStage
 from .value import Value
 
@@ -116,6 +116,10 @@ class Trainer:
         self.staged = StagedStep(self)
         return self.staged
 
+    def zero_grads(self):
+        for p in self.param_list:
+            p.grad = 0.0
+
     def check_not_finished(self):
         if self.finished:
             raise RuntimeError(f"training is finished ({self.config.num_steps} steps)")
@@ -138,8 +142,15 @@ class Trainer:
         kv_cache = kv_floats(forward.kv_cache)
         kv_gradients = kv_grads(forward.kv_cache)
         # One pass over the parameters serves the norms and the optimizer view.
-        self.last_grads = grads(self.param_list)
-        grad_norms = self.grad_norms(self.last_grads)
+        flat_grads = grads(self.param_list)
+        grad_norms = self.grad_norms(flat_grads)
+        if any(norm > LARGEST_SQUARABLE for _, norm in grad_norms):  # a norm >= every entry
+            try:
+                check_squarable(flat_grads)
+            except OverflowError:
+                self.zero_grads()  # the step is dropped: the next must not add to them
+                raise
+        self.last_grads = flat_grads
         lr = self.adam.update(self.param_list, step)
         self.step_count += 1
         return StepResult(
@@ -281,8 +292,7 @@ class StagedStep:
             return
         self.trainer.staged = None
         self._stages.close()
-        for p in self.trainer.param_list:
-            p.grad = 0.0  # backward may have run
+        self.trainer.zero_grads()  # backward may have run
 
     def _run(self):
         trainer = self.trainer

@@ -166,3 +166,19 @@ def test_restoring_a_state_forgets_the_last_gradients(tiny_trainer):
     tiny_trainer.step()
     tiny_trainer.restore_state(state)
     assert tiny_trainer.optimizer_snapshot().grads is None
+
+
+def test_a_gradient_too_large_to_square_fails_the_step_before_any_weight_moves():
+    # Huge MLP outputs into a tiny lm_head: the logits stay small and the loss finite, but
+    # lm_head's gradient (output times error) is past what Adam can square.
+    trainer = Trainer(TINY, TINY_DOCS)
+    for name, scale in (("layer0.mlp_fc2", 1e157), ("lm_head", 1e-162)):
+        for row in trainer.params[name]:
+            for p in row:
+                p.data *= scale
+    state = trainer.export_state()
+    with pytest.raises(OverflowError, match="too large for Adam to square"):
+        trainer.step()
+    assert trainer.export_state() == state
+    assert all(p.grad == 0.0 for p in trainer.param_list)
+    assert trainer.last_grads is None
