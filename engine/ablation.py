@@ -34,15 +34,19 @@ class AblationComparison:
 
 
 def compare_ablation(weights, tokenizer, config, probe, ablate, *, temperature=0.5,
-                     count=SAMPLE_COUNT, seed=SAMPLE_SEED):
-    """Probe loss and samples with every head, and with the heads in `ablate` zeroed."""
+                     count=SAMPLE_COUNT, seed=SAMPLE_SEED, cancelled=None):
+    """Probe loss and samples with every head, and with the heads in `ablate` zeroed.
+
+    It takes a second or two on the default config: `cancelled`, a callable without
+    arguments, is asked before each document and each sample, and once it returns True the
+    comparison stops and raises engine.probe.Cancelled."""
     ablate = frozenset(ablate)
     check_ablation(ablate, config)
 
     def measure(heads_off):
-        return (mean_loss(probe, weights, tokenizer, config, heads_off),
+        return (mean_loss(probe, weights, tokenizer, config, heads_off, cancelled=cancelled),
                 draw_samples(weights, tokenizer, config, temperature=temperature,
-                             ablate=heads_off, count=count, seed=seed))
+                             ablate=heads_off, count=count, seed=seed, cancelled=cancelled))
 
     loss, samples = measure(NO_ABLATION)
     ablated_loss, ablated_samples = measure(ablate)

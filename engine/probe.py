@@ -39,24 +39,43 @@ def probe_documents(docs, seed, size=PROBE_SIZE):
     return tuple(random.Random(seed).sample(docs, min(size, len(docs))))
 
 
-def mean_loss(docs, weights, tokenizer, config, ablate=NO_ABLATION):
+class Cancelled(Exception):
+    """A measurement stopped early because its `cancelled()` returned True: whoever asked for
+    it (say, a screen that has been closed) no longer wants the result."""
+
+
+def stop_if_cancelled(cancelled):
+    if cancelled is not None and cancelled():
+        raise Cancelled
+
+
+def mean_loss(docs, weights, tokenizer, config, ablate=NO_ABLATION, *, cancelled=None):
     """The mean over `docs` of each document's mean next-token loss, as a training step has
-    it, float forward on `weights` (with the heads in `ablate` zeroed)."""
+    it, float forward on `weights` (with the heads in `ablate` zeroed).
+
+    `cancelled`, a callable without arguments, is asked before each document; when it
+    returns True the measurement raises Cancelled."""
     if not docs:
         raise ValueError("no documents to measure the loss on")
-    losses = (
-        forward_document(tokenizer.document(doc), weights, config, FLOAT_OPS, ablate).loss
-        for doc in docs
-    )
+    losses = []
+    for doc in docs:
+        stop_if_cancelled(cancelled)
+        losses.append(
+            forward_document(tokenizer.document(doc), weights, config, FLOAT_OPS, ablate).loss)
     return math.fsum(losses) / len(docs)
 
 
 def draw_samples(weights, tokenizer, config, *, temperature, seed=0, count=SAMPLE_COUNT,
-                 ablate=NO_ABLATION):
-    """`count` names from a Sampler of their own, so the same seed gives the same draws."""
+                 ablate=NO_ABLATION, cancelled=None):
+    """`count` names from a Sampler of their own, so the same seed gives the same draws.
+    `cancelled` is asked before each name, as in mean_loss."""
     sampler = Sampler(weights, tokenizer, config, temperature=temperature, seed=seed,
                       ablate=ablate)
-    return tuple(sampler.sample() for _ in range(count))
+    samples = []
+    for _ in range(count):
+        stop_if_cancelled(cancelled)
+        samples.append(sampler.sample())
+    return tuple(samples)
 
 
 def probe(weights, step, docs, tokenizer, config):

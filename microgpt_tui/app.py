@@ -508,7 +508,7 @@ class MicrogptApp(App):
         # While training runs the snapshot may be a step or two ahead of the loss pane.
         label = "The newest weights (training is running)" if self.running else (
             f"Weights after step {steps}" if steps else "The initial weights (no step yet)")
-        self.push_screen(AblationScreen(
+        self.show_view(AblationScreen, lambda: AblationScreen(
             self.training.weights, self.tokenizer, self.config, self.probe, self.layer,
             self.head, temperature=self.temperature, weights_label=label))
 

@@ -9,7 +9,7 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
-from textual.worker import WorkerState
+from textual.worker import WorkerState, get_current_worker
 
 from engine.ablation import PROBE_SEED, SAMPLE_SEED, compare_ablation
 
@@ -57,22 +57,35 @@ class AblationScreen(ModalScreen):
             f"Measuring the loss on {len(self.probe)} probe names and drawing samples, with "
             f"and without {self.head_name}…", style="dim"))
         # Paint "Measuring…" first: the worker then competes with the UI for the GIL.
-        self.call_after_refresh(self.measure)
+        self.call_after_refresh(self.start_measuring)
+
+    def start_measuring(self):
+        # x pressed twice within a few milliseconds closes the screen before this runs, and
+        # a worker started on a closed screen is never cancelled: it would run for nobody.
+        if self in self.app.screen_stack:
+            self.measure()
 
     @work(thread=True, exclusive=True, exit_on_error=False)
     def measure(self):
+        # Closing the screen removes it, and Textual cancels a removed node's workers; the
+        # thread runs on until compare_ablation next asks `cancelled` (before each document
+        # and sample), then stops instead of competing with training for the GIL.
+        worker = get_current_worker()
         return compare_ablation(self.weights, self.tokenizer, self.config, self.probe,
-                                {self.pair}, temperature=self.temperature)
+                                {self.pair}, temperature=self.temperature,
+                                cancelled=lambda: worker.is_cancelled)
 
     def on_worker_state_changed(self, event):
-        body = self.query_one("#ablation-body", Static)
+        # A cancelled worker's screen has been closed: nothing to update. Its thread's
+        # Cancelled is never an ERROR here: Textual marks the worker CANCELLED as it cancels.
         if event.state is WorkerState.SUCCESS:
             self.comparison = event.worker.result
-            body.update(self.report(self.comparison))
+            self.query_one("#ablation-body", Static).update(self.report(self.comparison))
         elif event.state is WorkerState.ERROR:
             # Diverged weights can overflow or make a probability 0 (log of 0).
-            body.update(Text(f"Could not measure on these weights ({event.worker.error}): "
-                             "they have probably diverged.", style="red"))
+            self.query_one("#ablation-body", Static).update(Text(
+                f"Could not measure on these weights ({event.worker.error}): they have "
+                "probably diverged.", style="red"))
 
     def report(self, comparison):
         table = Table(box=None, padding=(0, 1), show_edge=False)

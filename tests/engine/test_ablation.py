@@ -2,10 +2,11 @@ import math
 
 import pytest
 
+import engine.probe
 from engine import FLOAT_OPS, Config, Sampler, Trainer, forward_document
 from engine.ablation import compare_ablation, probe_set
 from engine.model import NO_ABLATION
-from engine.probe import draw_samples, mean_loss
+from engine.probe import Cancelled, draw_samples, mean_loss
 from tests.engine.conftest import TINY, TINY_DOCS
 
 
@@ -118,3 +119,38 @@ def test_comparing_against_no_ablation_gives_two_equal_columns(trained):
                                   probe_set(trained.docs), frozenset())
     assert comparison.ablated_loss == comparison.loss
     assert comparison.ablated_samples == comparison.samples
+
+
+def test_a_cancelled_comparison_stops_between_two_documents(trained, monkeypatch):
+    passes = []
+
+    def counted_forward(*args):
+        passes.append(args)
+        return forward_document(*args)
+
+    monkeypatch.setattr(engine.probe, "forward_document", counted_forward)
+    probe = probe_set(trained.docs)
+    with pytest.raises(Cancelled):
+        compare_ablation(trained.weights(), trained.tokenizer, TINY, probe, {(0, 1)},
+                         cancelled=lambda: len(passes) >= 3)
+    assert len(passes) == 3 < len(probe)
+
+
+def test_cancelled_samples_stop_between_two_names(trained, monkeypatch):
+    drawn = []
+    sample = Sampler.sample
+
+    def counted_sample(sampler):
+        drawn.append(sampler)
+        return sample(sampler)
+
+    monkeypatch.setattr(Sampler, "sample", counted_sample)
+    with pytest.raises(Cancelled):
+        draw_samples(trained.weights(), trained.tokenizer, TINY, temperature=0.5, count=5,
+                     cancelled=lambda: len(drawn) >= 2)
+    assert len(drawn) == 2
+
+
+def test_asking_whether_to_cancel_changes_nothing_else(trained):
+    args = (trained.weights(), trained.tokenizer, TINY, probe_set(trained.docs), {(0, 1)})
+    assert compare_ablation(*args, cancelled=lambda: False) == compare_ablation(*args)

@@ -5,11 +5,17 @@ import io
 import math
 import re
 import time
-from types import MappingProxyType
+from types import MappingProxyType, SimpleNamespace
 
+import pytest
 from rich.console import Console
+from textual.worker import WorkerState
 
-from engine.probe import draw_samples, mean_loss
+import engine.probe
+import microgpt_tui.screens.ablation
+from engine.ablation import compare_ablation
+from engine.model import forward_document
+from engine.probe import Cancelled, draw_samples, mean_loss
 from microgpt_tui.screens.ablation import AblationScreen
 from microgpt_tui.screens.force import ForceTokenScreen
 from microgpt_tui.widgets.attention import AttentionMap
@@ -213,6 +219,71 @@ async def test_ablation_is_measured_off_the_ui_thread():
         await wait_for(pilot, lambda: screen.comparison is not None)
         assert screen.comparison.probe_size == 200
         assert "The initial weights" in body_text(screen)
+
+
+@pytest.fixture
+def measured(monkeypatch):
+    """Every float forward pass, each 5 ms slower (a sleep, which lets the UI thread run), and
+    how each ablation comparison ended: "finished" or "cancelled"."""
+    record = SimpleNamespace(passes=[], endings=[])
+
+    def slow_forward(*args):
+        record.passes.append(args)
+        time.sleep(0.005)
+        return forward_document(*args)
+
+    def compare_and_record(*args, **kwargs):
+        try:
+            comparison = compare_ablation(*args, **kwargs)
+        except Cancelled:
+            record.endings.append("cancelled")
+            raise
+        record.endings.append("finished")
+        return comparison
+
+    monkeypatch.setattr(engine.probe, "forward_document", slow_forward)
+    monkeypatch.setattr(microgpt_tui.screens.ablation, "compare_ablation", compare_and_record)
+    return record
+
+
+async def started_with_no_pass_counted(pilot, measured):
+    # The training thread measures the filmstrip's first frame at start, with the same forward.
+    await wait_for(pilot, lambda: pilot.app.probes)
+    measured.passes.clear()
+
+
+async def test_closing_the_ablation_screen_cancels_its_measurement(measured):
+    app = default_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started_with_no_pass_counted(pilot, measured)
+        # Not pilot.press("x"): a press waits until the process is idle, up to 2 s.
+        app.action_ablate_head()
+        screen = app.screen
+        await wait_for(pilot, lambda: measured.passes)
+        (worker,) = [worker for worker in app.workers if worker.node is screen]
+        body = screen.query_one("#ablation-body")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: measured.endings)
+        assert worker.state is WorkerState.CANCELLED
+        assert measured.endings == ["cancelled"]
+        assert len(measured.passes) < len(app.probe)  # within the first of the two loss loops
+        assert len(app.screen_stack) == 1
+        assert screen.comparison is None and not app._notifications
+        assert "Measuring" in str(body.content)  # neither a result nor an error was shown
+
+
+async def test_x_twice_at_once_leaves_no_measurement_running(measured):
+    app = default_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started_with_no_pass_counted(pilot, measured)
+        app.action_ablate_head()
+        screen = app.screen
+        await asyncio.sleep(0)
+        screen.dismiss()  # before it is mounted, like a second x right after the first
+        await pilot.pause(0.2)
+        assert len(app.screen_stack) == 1
+        assert not [worker for worker in app.workers if worker.node is screen]
+        assert len(measured.passes) < len(app.probe)
 
 
 async def test_the_new_keys_are_in_the_help_and_the_palette():

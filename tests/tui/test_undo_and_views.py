@@ -3,6 +3,7 @@
 import io
 
 from rich.console import Console
+from textual.command import CommandPalette
 from textual.widgets import DataTable, Static
 
 from engine.gradcheck import check_gradients
@@ -213,13 +214,27 @@ async def test_S_from_a_view_returns_to_the_one_stages_screen():
         assert len(app.screen_stack) == 1
 
 
+async def test_x_over_a_view_replaces_it_and_one_escape_returns_to_the_panes():
+    app = tiny_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await step_and_wait(pilot, app)
+        await pilot.press("o")
+        assert stack_types(app) == [OptimizerScreen]
+        await pilot.press("x")
+        await wait_for(pilot, lambda: stack_types(app) == [AblationScreen]
+                       and app.screen.comparison is not None)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert len(app.screen_stack) == 1
+
+
 async def test_a_view_already_open_under_a_modal_is_popped_back_to_not_rebuilt():
     app = tiny_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("o")
         optimizer = app.screen
-        await pilot.press("x")
-        await wait_for(pilot, lambda: isinstance(app.screen, AblationScreen))
-        await app.run_action("optimizer_view")  # what the command palette does
+        await pilot.press("ctrl+p")  # the command palette opens over whatever is shown
+        await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette))
+        await app.run_action("optimizer_view")
         await pilot.pause()
         assert app.screen is optimizer and len(app.screen_stack) == 2
