@@ -7,6 +7,7 @@ computes the derivative of the loss; nothing else could make them agree.
 """
 
 import random
+import sys
 from dataclasses import dataclass
 
 from .fused import FUSED_OPS
@@ -14,6 +15,15 @@ from .graph import document_graph
 from .model import FLOAT_OPS, forward_document
 
 STEP = 1e-5  # h: small enough for the curvature, large enough for float rounding
+
+# Measured on the default model: relative errors of 1e-10 to 2e-6; a wrong gradient is off
+# by far more.
+AGREE_BELOW = 1e-5
+# Float rounding makes each of the two losses uncertain by a few ulps of the loss, so the
+# estimate is uncertain by about that over 2h, however small the gradient: for a gradient
+# of 1e-8 that alone is a relative error of 1e-4. Over 3,300 checks on the tiny and default
+# models |backward - estimate| stayed under 42 eps |loss| / h, curvature included.
+ROUNDING_ULPS = 64
 
 
 @dataclass(frozen=True)
@@ -24,6 +34,7 @@ class GradientCheck:
     weight: float
     backward: float  # d loss / d weight, from backward
     estimate: float  # the central difference
+    rounding: float = 0.0  # how far float rounding alone may move the estimate
 
     @property
     def label(self):
@@ -35,6 +46,16 @@ class GradientCheck:
         this document does not reach, such as an unused letter's embedding)."""
         scale = max(abs(self.backward), abs(self.estimate))
         return abs(self.backward - self.estimate) / scale if scale else 0.0
+
+    @property
+    def within_rounding(self):
+        """The two differ by no more than the estimate's own rounding: all a finite
+        difference can tell about a gradient this small."""
+        return abs(self.backward - self.estimate) <= self.rounding
+
+    @property
+    def agrees(self):
+        return self.relative_error < AGREE_BELOW or self.within_rounding
 
 
 def pick_weights(weights, count, seed):
@@ -67,6 +88,7 @@ def check_gradients(weights, tokens, config, count=10, seed=0, h=STEP):
                               config, FLOAT_OPS).loss
         down = forward_document(tokens, with_weight(weights, name, row, col, weight - h),
                                 config, FLOAT_OPS).loss
+        rounding = ROUNDING_ULPS * sys.float_info.epsilon * max(abs(up), abs(down)) / h
         checks.append(GradientCheck(name, row, col, weight, params[name][row][col].grad,
-                                    (up - down) / (2 * h)))
+                                    (up - down) / (2 * h), rounding))
     return tuple(checks)
