@@ -246,19 +246,20 @@ def measured(monkeypatch):
     return record
 
 
-async def started_with_no_pass_counted(pilot, measured):
+async def ablation_opened(pilot, measured):
+    """The ablation screen, just opened with no forward pass counted yet."""
     # The training thread measures the filmstrip's first frame at start, with the same forward.
     await wait_for(pilot, lambda: pilot.app.probes)
     measured.passes.clear()
+    # Not pilot.press("x"): a press waits until the process is idle, up to 2 s.
+    pilot.app.action_ablate_head()
+    return pilot.app.screen
 
 
 async def test_closing_the_ablation_screen_cancels_its_measurement(measured):
     app = default_app()
     async with app.run_test(size=SIZE) as pilot:
-        await started_with_no_pass_counted(pilot, measured)
-        # Not pilot.press("x"): a press waits until the process is idle, up to 2 s.
-        app.action_ablate_head()
-        screen = app.screen
+        screen = await ablation_opened(pilot, measured)
         await wait_for(pilot, lambda: measured.passes)
         (worker,) = [worker for worker in app.workers if worker.node is screen]
         body = screen.query_one("#ablation-body")
@@ -275,9 +276,7 @@ async def test_closing_the_ablation_screen_cancels_its_measurement(measured):
 async def test_x_twice_at_once_leaves_no_measurement_running(measured):
     app = default_app()
     async with app.run_test(size=SIZE) as pilot:
-        await started_with_no_pass_counted(pilot, measured)
-        app.action_ablate_head()
-        screen = app.screen
+        screen = await ablation_opened(pilot, measured)
         await asyncio.sleep(0)
         screen.dismiss()  # before it is mounted, like a second x right after the first
         await pilot.pause(0.2)
