@@ -25,9 +25,10 @@ float sums use the builtin `sum()`, which adds left to right in plain doubles
 default config a bare training step (forward, backward, Adam) takes about 9 ms here against
 about 120 ms for the reference design (per-op graph, recursive topological sort over every
 node, cyclic GC on): 11x to 13x over three full runs, the figure moving with the machine's
-load and the GC. What is left is mostly arithmetic in Python loops, about 50 ns a
-multiply-add: some 29,000 in the forward pass and one per graph edge (58,000) in the chain
-rule.
+load and the GC. Of those 9 ms, the chain rule takes about 3 (one multiply-add per graph
+edge, 58,000 a step, at ~50 ns in a Python loop), the forward pass 3 (1,200 matrix rows and
+2,400 other nodes), the depth-first order 1, Adam 1 (4,192 weights) and freeing the graph
+0.5.
 """
 
 import math
@@ -65,7 +66,8 @@ class Row(Value):
 
 
 def linear(x, w, weight_floats=None):
-    """One Row (a dot node) per row of `w`, whose entries must be leaves (parameters).
+    """One Row (a dot node) per row of the matrix `w` (a sequence of rows), whose entries
+    must be leaves (parameters).
 
     x's numbers are read once for all rows, and `w`'s once per forward pass if the pass
     passes a `weight_floats` dict (FUSED_OPS.for_one_pass). Children are x then the row: only
@@ -77,9 +79,11 @@ def linear(x, w, weight_floats=None):
     if weight_floats is None:
         w_data = [[v.data for v in row] for row in w]
     else:
-        w_data = weight_floats.get(id(w))
-        if w_data is None:
-            w_data = weight_floats[id(w)] = [[v.data for v in row] for row in w]
+        cached = weight_floats.get(id(w))
+        if cached is None:
+            # Kept with `w`, so that no other matrix can take its id while the pass lasts.
+            cached = weight_floats[id(w)] = (w, [[v.data for v in row] for row in w])
+        w_data = cached[1]
     nodes = []
     for row, row_data in zip(w, w_data):
         node = Row(float_sum(map(mul, row_data, x_data)), x + row, row_data + x_data)
@@ -108,5 +112,6 @@ FUSED_OPS = Ops(
     log=Value.log,
     relu=Value.relu,
     data=data_of,
-    per_pass=lambda: replace(FUSED_OPS, linear=partial(linear, weight_floats={}), per_pass=None),
+    per_pass=lambda ops: replace(ops, linear=partial(ops.linear, weight_floats={}),
+                                 per_pass=None),
 )

@@ -31,6 +31,7 @@ else:
     float_sum = left_sum
 
 
+# The graph's sums add Values, which sum() has no fast path for: reduce is as quick there.
 def left_dot(a, b):
     return reduce(add, map(mul, a, b), 0)
 
@@ -68,12 +69,13 @@ class Ops:
     log: Callable
     relu: Callable
     data: Callable
-    # Returns the Ops for one forward pass, in which the weights do not change (fused nodes
-    # read each weight's number once per pass); None: these Ops serve any pass as they are.
+    # per_pass(ops) returns `ops` made for one forward pass, in which the weights do not
+    # change (fused nodes read each weight's number once per pass); None: these Ops serve
+    # any pass as they are.
     per_pass: Callable | None = None
 
     def for_one_pass(self):
-        return self if self.per_pass is None else self.per_pass()
+        return self if self.per_pass is None else self.per_pass(self)
 
 
 GRAPH_OPS = Ops(

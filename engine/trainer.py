@@ -144,7 +144,8 @@ class Trainer:
         # One pass over the parameters serves the norms and the optimizer view.
         flat_grads = grads(self.param_list)
         grad_norms = self.grad_norms(flat_grads)
-        if any(norm > LARGEST_SQUARABLE for _, norm in grad_norms):  # a norm >= every entry
+        # A norm is at least each of its entries; a nan norm (a nan entry) hides the others.
+        if not all(norm <= LARGEST_SQUARABLE for _, norm in grad_norms):
             try:
                 check_squarable(flat_grads)
             except OverflowError:

@@ -41,7 +41,7 @@ def checks_table(checks):
             table.add_row(check.label, "0", "0", Text("both 0", style="dim"))
             continue
         error = f"{check.relative_error:.1e}"
-        if check.relative_error >= AGREE_BELOW and check.within_rounding:
+        if check.agrees_within_rounding:
             error = f"≈ {error}"
         table.add_row(check.label, f"{check.backward:+.8e}", f"{check.estimate:+.8e}",
                       Text(error, style="green" if check.agrees else "bold red"))
@@ -51,9 +51,10 @@ def checks_table(checks):
 def verdict(checks):
     agree = sum(check.agrees for check in checks)
     worst = max(check.relative_error for check in checks)
-    text = (f"{agree} of {len(checks)} agree (relative error < {AGREE_BELOW:.0e}); "
-            f"the largest error is {worst:.1e}.")
-    if any(check.relative_error >= AGREE_BELOW and check.within_rounding for check in checks):
+    within_rounding = sum(check.agrees_within_rounding for check in checks)
+    text = (f"{agree} of {len(checks)} agree (relative error < {AGREE_BELOW:.0e}"
+            f"{', or ≈' if within_rounding else ''}); the largest error is {worst:.1e}.")
+    if within_rounding:
         text += (" ≈: a gradient so small that float rounding in the two losses moves the "
                  "finite difference by more; they agree as closely as it can tell.")
     return text

@@ -3,6 +3,7 @@
 import random
 import subprocess
 import sys
+from dataclasses import replace
 
 import pytest
 
@@ -147,3 +148,22 @@ def test_float_sum_adds_left_to_right_like_the_graph():
         assert float_sum(terms) == left_sum(terms)
     # Compensated summation (sum() from Python 3.12) would give 1e-16 here.
     assert float_sum([1.0, 1e-16, -1.0]) == left_sum([1.0, 1e-16, -1.0]) == 0.0
+    assert (float_sum is sum) == (sys.version_info < (3, 12))
+
+
+def test_ops_made_for_one_pass_keep_their_own_functions():
+    def relu(x):
+        return x.relu()
+
+    custom = replace(FUSED_OPS, relu=relu)
+    one_pass = custom.for_one_pass()
+    assert one_pass.relu is relu and one_pass.per_pass is None
+    assert one_pass.linear.func is custom.linear
+
+
+def test_each_matrix_gets_its_own_numbers_within_a_pass():
+    one_pass = FUSED_OPS.for_one_pass()
+    x = [Value(1.0)]
+    # Matrices made and dropped one after another, as id() would reuse if nothing kept them.
+    outputs = [one_pass.linear(x, [[Value(float(i))]])[0].data for i in range(1, 6)]
+    assert outputs == [1.0, 2.0, 3.0, 4.0, 5.0]

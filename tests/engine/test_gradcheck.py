@@ -1,3 +1,5 @@
+import math
+
 from engine import GRAPH_OPS, Config, Trainer
 from engine.gradcheck import (
     AGREE_BELOW,
@@ -76,14 +78,18 @@ def test_a_gradient_too_small_for_the_difference_agrees_within_its_rounding():
     checks = check_gradients(trainer.weights(), tokens, config, seed=1)
     tiny = next(c for c in checks if c.label == "layer1.mlp_fc2[2][6]")
     assert abs(tiny.backward) < 1e-7 and tiny.relative_error > AGREE_BELOW
-    assert tiny.within_rounding and tiny.agrees
+    assert tiny.agrees_within_rounding and tiny.agrees
     # The rounding bound is far below an ordinary gradient: it excuses tiny ones only.
     assert all(c.rounding < 1e-8 for c in checks)
 
 
 def test_a_wrong_gradient_does_not_agree():
     wrong = GradientCheck("wte", 0, 0, 0.1, backward=0.0505, estimate=0.05, rounding=3e-9)
-    assert not wrong.agrees and not wrong.within_rounding
+    assert not wrong.agrees and not wrong.agrees_within_rounding
     tiny = GradientCheck("wte", 0, 0, 0.1, backward=2.0758e-8, estimate=2.0756e-8,
                          rounding=3e-9)
     assert tiny.agrees and tiny.relative_error > AGREE_BELOW
+    # An infinite loss makes the margin infinite: that is no agreement.
+    broken = GradientCheck("wte", 0, 0, 0.1, backward=1.0, estimate=math.inf,
+                           rounding=math.inf)
+    assert not broken.agrees

@@ -5,6 +5,7 @@ from array import array
 import pytest
 
 from engine import Config, StepResult, Trainer, Value
+from engine.trace import BACKWARD
 from tests.engine.conftest import TINY, TINY_DOCS
 
 
@@ -182,3 +183,18 @@ def test_a_gradient_too_large_to_square_fails_the_step_before_any_weight_moves()
     assert trainer.export_state() == state
     assert all(p.grad == 0.0 for p in trainer.param_list)
     assert trainer.last_grads is None
+
+
+def test_a_nan_gradient_does_not_hide_one_too_large_to_square():
+    trainer = Trainer(TINY, TINY_DOCS)
+    state = trainer.export_state()
+    staged = trainer.staged_step()
+    while staged.advance().kind != BACKWARD:
+        pass
+    # lm_head's norm is nan now, which compares as neither large nor small.
+    trainer.params["lm_head"][0][0].grad = math.nan
+    trainer.params["lm_head"][1][0].grad = 1e200
+    with pytest.raises(OverflowError, match="too large for Adam to square"):
+        staged.advance()
+    assert trainer.export_state() == state
+    assert all(p.grad == 0.0 for p in trainer.param_list)
