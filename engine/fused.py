@@ -24,7 +24,7 @@ float sums use the builtin `sum()`, which adds left to right in plain doubles
 `python -m engine.bench` measures both paths in one process (README, Performance). On the
 default config a bare training step (forward, backward, Adam) takes about 9 ms here against
 about 120 ms for the reference design (per-op graph, recursive topological sort over every
-node, cyclic GC on): 11x to 13x over three full runs, the figure moving with the machine's
+node, cyclic GC on): 11x to 13x over four full runs, the figure moving with the machine's
 load and the GC. Of those 9 ms, the chain rule takes about 3 (one multiply-add per graph
 edge, 58,000 a step, at ~50 ns in a Python loop), the forward pass 3 (1,200 matrix rows and
 2,400 other nodes), the depth-first order 1, Adam 1 (4,192 weights) and freeing the graph
