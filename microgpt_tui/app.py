@@ -362,10 +362,14 @@ class MicrogptApp(App):
         if self.show_training_views:
             self.show_step(message.result)
         if self.parity is not None:
+            badge = self.parity_badge
             first_step = message.result.step - len(message.losses) + 1
             for step, loss in enumerate(message.losses, first_step):
                 self.parity.observe(step, loss)
-            self.show_sub_title(self.size.width)
+            # The header is redrawn (and re-laid out) whenever the sub-title is set, so only
+            # when the badge changed: it stays "reference-exact" for a whole reference run.
+            if self.parity_badge != badge:
+                self.show_sub_title(self.size.width)
         self.stepped_signal.publish(message.result)
 
     def on_probed(self, message: Probed):
@@ -377,7 +381,9 @@ class MicrogptApp(App):
         self.query_one(AttentionMap).view = (
             result and attention_from_step(result, self.tokenizer))
         self.query_one(KVCacheTable).view = result and kv_cache_from_step(result, self.tokenizer)
-        self.query_one("#kv-cache").border_subtitle = ""
+        pane = self.query_one("#kv-cache")
+        if pane.border_subtitle:  # setting it, even to "", repaints the whole pane
+            pane.border_subtitle = ""
 
     def on_training_state_changed(self, message: TrainingStateChanged):
         self.running = message.running

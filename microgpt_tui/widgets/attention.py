@@ -1,39 +1,57 @@
 """Attention weights as a heatmap: rows are query positions, columns the keys they see."""
 
-from rich.console import Group
 from rich.text import Text
 from textual.reactive import reactive
-from textual.widget import Widget
 
 from .heatmap import cell_width_for, legend, render_matrix
+from .lines import TextLines
 
 LABEL_WIDTH = 2
 HEAD_GAP = 2
 
 
-class AttentionMap(Widget):
+class AttentionMap(TextLines):
     """One head as a labelled heatmap, or every head of the layer side by side."""
 
     DEFAULT_CSS = "AttentionMap { height: auto; }"
 
-    view = reactive(None, layout=True)
+    # Not layout=True: the watchers re-layout only when the map's size changes (lines.py).
+    view = reactive(None)
     layer = reactive(0)
     head = reactive(0)
-    all_heads = reactive(False, layout=True)
+    all_heads = reactive(False)
 
-    def render(self):
+    def watch_view(self):
+        self.refresh_layout_if_resized()
+
+    def watch_layer(self):
+        self.refresh_layout_if_resized()
+
+    def watch_head(self):
+        self.refresh_layout_if_resized()
+
+    def watch_all_heads(self):
+        self.refresh_layout_if_resized()
+
+    def lines_inputs(self):
+        return self.view, self.layer, self.head, self.all_heads, self.size.width
+
+    def render_other(self):
+        return Text("Press s to take a training step: the attention of every position "
+                    "over the positions before it appears here.", style="dim")
+
+    def build_lines(self):
         view = self.view
         if view is None:
-            return Text("Press s to take a training step: the attention of every position "
-                        "over the positions before it appears here.", style="dim")
+            return None
         layer = view.weights[min(self.layer, len(view.weights) - 1)]
         if self.all_heads:
-            return Group(*self.all_heads_lines(view, layer), legend())
+            return [*self.all_heads_lines(view, layer), legend()]
         head = layer[min(self.head, len(layer) - 1)]
         width = cell_width_for(self.size.width - LABEL_WIDTH, len(view.labels))
         title = Text(f"{view.source}", style="bold")
-        return Group(title, *render_matrix(head, view.labels, view.labels, width, LABEL_WIDTH),
-                     legend())
+        return [title, *render_matrix(head, view.labels, view.labels, width, LABEL_WIDTH),
+                legend()]
 
     def all_heads_lines(self, view, layer):
         """Heads in blocks side by side, wrapped onto more block rows when space runs out."""

@@ -2,11 +2,10 @@
 
 import math
 
-from rich.console import Group
 from rich.text import Text
 from textual.reactive import reactive
-from textual.widget import Widget
 
+from .lines import TextLines
 from .sampling import CHOSEN_STYLE
 
 GRAD_STYLE = "dark_orange"
@@ -29,20 +28,36 @@ def gradient(g):
     return Text(f" {mantissa}e{int(exponent)}", style=GRAD_STYLE)
 
 
-class KVCacheTable(Widget):
+class KVCacheTable(TextLines):
     """Rows of Rich Text, not a DataTable: it is redrawn up to ten times a second while
     training, and measuring a DataTable's cells cost the UI thread ~10 ms a frame."""
 
     DEFAULT_CSS = "KVCacheTable { height: auto; width: auto; }"
 
-    view = reactive(None, layout=True)
+    # Not layout=True: the watchers re-layout only when the table's size changes (lines.py).
+    view = reactive(None)
     layer = reactive(0)
     head = reactive(0)
 
-    def render(self):
+    def watch_view(self):
+        self.refresh_layout_if_resized()
+
+    def watch_layer(self):
+        self.refresh_layout_if_resized()
+
+    def watch_head(self):
+        self.refresh_layout_if_resized()
+
+    def lines_inputs(self):
+        return self.view, self.layer, self.head
+
+    def render_other(self):
+        return Text("s fills the cache from a training name, n from a sample", style="dim")
+
+    def build_lines(self):
         view = self.view
         if view is None:
-            return Text("s fills the cache from a training name, n from a sample", style="dim")
+            return None
         cache = view.cache[min(self.layer, len(view.cache) - 1)]
         head_dim = len(cache[0][0]) // view.n_head
         head = min(self.head, view.n_head - 1)
@@ -68,4 +83,4 @@ class KVCacheTable(Widget):
                     # The position this token just appended, in the sampling pane's colour.
                     line.stylize(CHOSEN_STYLE, 0, 6)
                 lines.append(line)
-        return Group(*lines)
+        return lines
