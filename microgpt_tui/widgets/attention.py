@@ -15,23 +15,12 @@ class AttentionMap(TextLines):
 
     DEFAULT_CSS = "AttentionMap { height: auto; }"
 
-    # Not layout=True: the watchers re-layout only when the map's size changes (lines.py).
+    # Not layout=True: SIZE_INPUTS re-layout only when the map's size changes (lines.py).
     view = reactive(None)
     layer = reactive(0)
     head = reactive(0)
     all_heads = reactive(False)
-
-    def watch_view(self):
-        self.refresh_layout_if_resized()
-
-    def watch_layer(self):
-        self.refresh_layout_if_resized()
-
-    def watch_head(self):
-        self.refresh_layout_if_resized()
-
-    def watch_all_heads(self):
-        self.refresh_layout_if_resized()
+    SIZE_INPUTS = ("view", "layer", "head", "all_heads")
 
     def lines_inputs(self):
         return self.view, self.layer, self.head, self.all_heads, self.size.width

@@ -34,19 +34,11 @@ class KVCacheTable(TextLines):
 
     DEFAULT_CSS = "KVCacheTable { height: auto; width: auto; }"
 
-    # Not layout=True: the watchers re-layout only when the table's size changes (lines.py).
+    # Not layout=True: SIZE_INPUTS re-layout only when the table's size changes (lines.py).
     view = reactive(None)
     layer = reactive(0)
     head = reactive(0)
-
-    def watch_view(self):
-        self.refresh_layout_if_resized()
-
-    def watch_layer(self):
-        self.refresh_layout_if_resized()
-
-    def watch_head(self):
-        self.refresh_layout_if_resized()
+    SIZE_INPUTS = ("view", "layer", "head")
 
     def lines_inputs(self):
         return self.view, self.layer, self.head

@@ -18,13 +18,20 @@ from textual.widget import Widget
 
 class TextLines(Widget):
     """Subclasses return their lines from `build_lines()`, or None to render something
-    else (e.g. a wrapped hint) through `render_other()`, which is measured the usual way."""
+    else (e.g. a wrapped hint) through `render_other()`, which is measured the usual way.
+    `SIZE_INPUTS` names their reactives that can change the size of what is drawn."""
+
+    SIZE_INPUTS = ()
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._lines_inputs = None  # what the cached lines were built from
         self._lines = None
         self._shown_size = None  # the size the last layout was refreshed for
+
+    def on_mount(self):
+        for name in self.SIZE_INPUTS:
+            self.watch(self, name, self.refresh_layout_if_resized, init=False)
 
     def lines_inputs(self):
         """Everything `build_lines()` reads: the first item is compared by identity (a
@@ -55,7 +62,7 @@ class TextLines(Widget):
             return None
         return len(lines), max((line.cell_len for line in lines), default=0)
 
-    def refresh_layout_if_resized(self):
+    def refresh_layout_if_resized(self, _value=None):
         """For watchers of the inputs: re-layout (reflow the screen) only if the size of what
         is drawn changes, else the reactive's own repaint is enough."""
         size = self.lines_size()
