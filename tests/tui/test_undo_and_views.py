@@ -155,6 +155,12 @@ async def test_filmstrip_drops_undone_frames_and_redo_adds_them_once():
 # One view at a time ---------------------------------------------------------------------------
 
 
+async def one_escape_returns_to_the_panes(pilot, app):
+    await pilot.press("escape")
+    await pilot.pause()
+    assert len(app.screen_stack) == 1
+
+
 async def test_views_replace_each_other_and_one_escape_returns_to_the_panes():
     app = tiny_app()
     async with app.run_test(size=SIZE) as pilot:
@@ -165,9 +171,7 @@ async def test_views_replace_each_other_and_one_escape_returns_to_the_panes():
                           ("g", GradientCheckScreen), ("question_mark", HelpScreen)]:
             await pilot.press(key)
             await wait_for(pilot, lambda view=view: stack_types(app) == [view])
-        await pilot.press("escape")
-        await pilot.pause()
-        assert len(app.screen_stack) == 1
+        await one_escape_returns_to_the_panes(pilot, app)
 
 
 async def test_f_over_a_view_closes_it_so_the_forced_letter_shows_on_the_panes():
@@ -187,9 +191,7 @@ async def test_m_o_m_o_p_G_then_one_escape():
         await step_and_wait(pilot, app)
         await pilot.press("m", "o", "m", "o", "p", "G")
         await wait_for(pilot, lambda: isinstance(app.screen, GraphScreen))
-        await pilot.press("escape")
-        await pilot.pause()
-        assert len(app.screen_stack) == 1
+        await one_escape_returns_to_the_panes(pilot, app)
 
 
 async def test_S_from_a_view_returns_to_the_one_stages_screen():
@@ -209,9 +211,7 @@ async def test_S_from_a_view_returns_to_the_one_stages_screen():
         assert stack_types(app) == [StagesScreen]
         # A new stages screen, drawn from where the step stands.
         assert "stage 3/" in shown(app, "#stage-banner")
-        await pilot.press("escape")
-        await pilot.pause()
-        assert len(app.screen_stack) == 1
+        await one_escape_returns_to_the_panes(pilot, app)
 
 
 async def test_x_over_a_view_replaces_it_and_one_escape_returns_to_the_panes():
@@ -223,9 +223,7 @@ async def test_x_over_a_view_replaces_it_and_one_escape_returns_to_the_panes():
         await pilot.press("x")
         await wait_for(pilot, lambda: stack_types(app) == [AblationScreen]
                        and app.screen.comparison is not None)
-        await pilot.press("escape")
-        await pilot.pause()
-        assert len(app.screen_stack) == 1
+        await one_escape_returns_to_the_panes(pilot, app)
 
 
 async def test_a_view_already_open_under_a_modal_is_popped_back_to_not_rebuilt():
