@@ -1,5 +1,6 @@
 """`microgpt-tui`: parse the command line, load the data, run the app (or headless, or served)."""
 
+import gc
 import shlex
 import socket
 import sys
@@ -15,6 +16,10 @@ from . import __version__
 
 PROG = "microgpt-tui"
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8000
+# The training thread never waits on I/O, so it keeps the GIL until Python forces a switch;
+# at the default 5 ms every redraw the UI thread does is stretched several times over, and
+# keys waited 100+ ms. At 1 ms the UI answers keys in a few ms while training runs.
+GIL_SWITCH_INTERVAL = 0.001
 
 
 def build_parser():
@@ -118,6 +123,12 @@ def main(argv=None):
 
 def run_app(args, progress):
     app = build_app(args, progress)
+    # Set for the process that runs the app, not by the app: tests make many apps in one
+    # interpreter and must not have it changed under them.
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL)
+    # What is alive now (the dataset, the parameters) lives as long as the app; freezing it
+    # spares every later full collection from rescanning it mid-frame.
+    gc.freeze()
     app.run()
     return app.return_code or 0
 

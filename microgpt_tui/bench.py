@@ -7,10 +7,12 @@ its action running is measured both ways in this one process, so a noisy machine
 
 import asyncio
 import statistics
+import sys
 import time
 
 from engine import Config, Trainer, load_docs
 
+from .__main__ import GIL_SWITCH_INTERVAL
 from .app import MicrogptApp
 
 PRESSES = 40
@@ -28,9 +30,9 @@ class TimedApp(MicrogptApp):
         self.handled_at.append(time.perf_counter())
         super().action_head(direction)
 
-    def on_stepped(self, message):
-        self.reports += 1
-        super().on_stepped(message)
+    def on_reported(self, message):
+        self.reports += bool(message.snapshot.new_losses)
+        super().on_reported(message)
 
 
 async def key_latencies(app, pilot):
@@ -48,13 +50,13 @@ async def measure():
     async with app.run_test(size=(120, 34)) as pilot:
         idle = await key_latencies(app, pilot)
         await pilot.press("space")
-        while len(app.loss_history) < 3:
+        losses = app.store.loss_history
+        while len(losses) < 3:
             await pilot.pause(0.05)
-        started, steps_before, reports_before = time.perf_counter(), len(app.loss_history), \
-            app.reports
+        started, steps_before, reports_before = time.perf_counter(), len(losses), app.reports
         busy = await key_latencies(app, pilot)
         elapsed = time.perf_counter() - started
-        steps = len(app.loss_history) - steps_before
+        steps = len(losses) - steps_before
         reports = app.reports - reports_before
         await pilot.press("space")
     return idle, busy, steps / elapsed, reports / elapsed
@@ -68,6 +70,7 @@ def summary(name, latencies):
 
 
 def main():
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL)  # as microgpt-tui runs the app
     idle, busy, steps_per_s, redraws_per_s = asyncio.run(measure())
     print(f"key -> action latency over {PRESSES} presses each (ms), default model")
     print("| state            |  median |     p95 |     max |")

@@ -105,3 +105,17 @@ def export_run(parent, now, losses, result, tokenizer, config, screen_svg):
         write_atomically(folder / "trace.json", (text + "\n").encode("utf-8"))
     write_atomically(folder / "screen.svg", screen_svg.encode("utf-8"))
     return folder
+
+
+def export_notice(parent, now, losses, result, tokenizer, config, screen_svg):
+    """Export as export_run does; return what to tell the learner, as (text, severity,
+    timeout): where it went, or which file could not be written."""
+    try:
+        folder = export_run(parent, now, losses, result, tokenizer, config, screen_svg)
+    except OSError as error:
+        where = error.filename or parent
+        return f"Export failed: cannot write {where}: {error.strerror or error}", "error", 10
+    if result is None:
+        return (f"Exported to {folder}/: no step yet, so loss.csv has only its header and "
+                "there is no trace.json.", "information", 8)
+    return f"Exported step {result.step} to {folder}/", "information", 8

@@ -1,6 +1,8 @@
-"""Messages the training worker sends up to the app. They carry only frozen engine records."""
+"""What the training worker sends up: one frozen snapshot of the run per report."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import Enum
 
 from textual.message import Message
 
@@ -9,64 +11,42 @@ from engine.probe import ProbeRecord
 from engine.trace import OptimizerSnapshot
 
 
-@dataclass
-class Stepped(Message):
-    """Training advanced: the newest step's record and every loss since the last message."""
+class Event(Enum):
+    """Something a report announces besides the numbers, for the app to tell the learner."""
 
-    result: StepResult
-    losses: tuple
+    FINISHED = "finished"  # the last step was just taken
+    REFUSED = "refused"  # a step was asked for after the last one
+    DIVERGED = "diverged"  # a step failed or made the numbers non-finite: training paused
+    UNDONE = "undone"  # u undid a step
+    NOTHING_TO_UNDO = "nothing to undo"
+    DROPPED_STAGE = "dropped stage"  # u dropped a staged step before its update
+    SAVED = "saved"  # a checkpoint was written (detail: its path)
+    SAVE_FAILED = "save failed"  # detail: one line saying why
 
 
-@dataclass
-class TrainingStateChanged(Message):
-    """Continuous training started or stopped; `reason` says why it stopped on its own."""
+@dataclass(frozen=True)
+class RunSnapshot:
+    """The run as the worker had it when it reported; every field is immutable.
 
+    The loss history is sent as the losses since the last report: `step` is how many steps
+    there are now, so an undo (a smaller `step` and no new losses) shortens the history.
+    """
+
+    step: int  # steps taken (the trainer's step count)
+    new_losses: tuple  # the losses of the steps since the last report, oldest first
+    result: StepResult | None  # the record of step `step` (None if this run has not seen it)
+    weights: Mapping  # the weights after step `step`, an immutable float snapshot
     running: bool
     finished: bool
-    reason: str = ""
+    stage: StepStage | None = None  # the stage of a staged step this report ran
+    probe: ProbeRecord | None = None  # the probe filmstrip's frame measured for this report
+    optimizer: OptimizerSnapshot | None = None  # only while a view follows the optimizer
+    event: Event | None = None
+    detail: str = ""  # the event's path or reason
 
 
 @dataclass
-class CheckpointSaved(Message):
-    """The worker wrote a checkpoint of step `step` to `path`."""
+class Reported(Message):
+    """The training worker's one message: the run as it is now."""
 
-    path: str
-    step: int
-
-
-@dataclass
-class CheckpointFailed(Message):
-    """The worker could not write a checkpoint; `reason` is one line saying why."""
-
-    reason: str
-
-
-@dataclass
-class StageTaken(Message):
-    """One stage of a staged training step ran (the update stage ends the step)."""
-
-    stage: StepStage
-
-
-@dataclass
-class Rewound(Message):
-    """`u` was served: a step was undone, a half-done staged step dropped, or neither."""
-
-    step: int  # the trainer's step count now
-    result: StepResult | None  # the record of step `step` (None at step 0)
-    undone: bool  # one step was undone
-    dropped_stage: bool = False  # a staged step under way was dropped (nothing was applied)
-
-
-@dataclass
-class Probed(Message):
-    """The worker measured the model on the fixed probe set (every few steps)."""
-
-    record: ProbeRecord
-
-
-@dataclass
-class OptimizerSnapshotReady(Message):
-    """The worker's answer to a SnapshotOptimizer command, posted to whoever asked."""
-
-    snapshot: OptimizerSnapshot
+    snapshot: RunSnapshot

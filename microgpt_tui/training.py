@@ -1,12 +1,11 @@
 """The training loop that runs in a Textual thread worker.
 
-The app talks to it only through `send()` (a thread-safe queue of commands). It reads only
-what the loop replaces whole between steps and never mutates: `weights` (an immutable float
-snapshot), `stamped_weights` (the same with its step count), and the fixed `probe_docs`.
-The loop talks back only by posting messages that carry frozen records (`StepResult`,
-`StepStage`, snapshots), so no widget ever sees a live engine object. The loop also keeps
-the undo history: the trainer's state and last gradients before each of the last
-HISTORY_LENGTH steps.
+The app talks to it only through `send()` (a thread-safe queue of commands). The loop talks
+back only by posting `Reported` messages, each one frozen `RunSnapshot` of the run (losses,
+the newest StepResult, an immutable weights snapshot, the running state, what happened), so
+no widget ever sees a live engine object; the run store (run.py) applies them in order. The
+loop also keeps the undo history: the trainer's state and last gradients before each of the
+last HISTORY_LENGTH steps.
 """
 
 import math
@@ -14,7 +13,6 @@ import queue
 import time
 from array import array
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from types import MappingProxyType
@@ -22,16 +20,7 @@ from types import MappingProxyType
 from engine.checkpoint import save_checkpoint
 from engine.probe import probe, probe_documents, probe_interval
 
-from .messages import (
-    CheckpointFailed,
-    CheckpointSaved,
-    OptimizerSnapshotReady,
-    Probed,
-    Rewound,
-    StageTaken,
-    Stepped,
-    TrainingStateChanged,
-)
+from .messages import Event, Reported, RunSnapshot
 
 HISTORY_LENGTH = 50
 
@@ -80,11 +69,12 @@ class SaveCheckpoint:
 
 
 @dataclass(frozen=True)
-class SnapshotOptimizer:
-    """A command: post an OptimizerSnapshotReady with the optimizer's state through `reply`
-    (the asker's post_message). Answered between two steps, so the state is consistent."""
+class FollowOptimizer:
+    """A command: include the optimizer's state in every report (`follow`), or stop. It is
+    read between two steps, so it is consistent; it costs a pass over every weight, so it is
+    taken only while a view shows it."""
 
-    reply: Callable
+    follow: bool
 
 
 class TrainingLoop:
@@ -95,24 +85,24 @@ class TrainingLoop:
     # How long an idle loop waits for a command before it looks at cancellation again.
     IDLE_POLL = 0.05
 
-    def __init__(self, trainer, post_message, loss_history=()):
+    def __init__(self, trainer, post_message, loss_history=(), probe_every=None):
         self.trainer = trainer
         self.loss_history = list(loss_history)  # every step's loss, saved with checkpoints
         self.weights = MappingProxyType(trainer.weights())
-        # (steps taken, weights), replaced as one, for views that must say which step they show.
-        self.stamped_weights = (trainer.step_count, self.weights)
         self._post = post_message
         self._commands = queue.SimpleQueue()
         self._running = False
-        self._unreported = []
+        # A loaded checkpoint's losses go out with the first report, as any new loss would.
+        self._unreported = list(loss_history)
         self._latest = None
         self._last_report = 0.0
+        self._following_optimizer = False
         # (restore point before a step, the StepResult before that step): enough to undo it.
         self._history = deque(maxlen=HISTORY_LENGTH)
         self._staged_from = None  # the restore point before the staged step under way
         # The probe filmstrip: the model measured every `probe_every` steps (in this thread:
         # 200 names of float forward take a few hundred ms, far too long for the UI thread).
-        self.probe_every = probe_interval(trainer.config.num_steps)
+        self.probe_every = probe_every or probe_interval(trainer.config.num_steps)
         self.probe_docs = probe_documents(trainer.docs, trainer.config.seed)
 
     def send(self, command):
@@ -132,10 +122,12 @@ class TrainingLoop:
                 break
             if isinstance(command, SaveCheckpoint):
                 self._save(command.path)
-            elif isinstance(command, SnapshotOptimizer):
-                command.reply(OptimizerSnapshotReady(self.trainer.optimizer_snapshot()))
+            elif isinstance(command, FollowOptimizer):
+                self._following_optimizer = command.follow
+                if command.follow:
+                    self.report()
             if command in NEEDS_A_NEXT_STEP and self.trainer.finished:
-                self._post(TrainingStateChanged(False, True, "training is finished"))
+                self.report(Event.REFUSED)
             elif command is Command.PAUSE and self._running:
                 self._set_running(False)
             elif command is Command.RUN and not self._running:
@@ -166,9 +158,7 @@ class TrainingLoop:
         except (ArithmeticError, ValueError) as error:
             self._failed(error)
             return
-        if staged is not None:
-            self._post(StageTaken(staged.stage))
-        self._completed(before, result)
+        self._completed(before, result, staged and staged.stage)
 
     def _stage(self):
         if self.trainer.staged is None:
@@ -179,10 +169,10 @@ class TrainingLoop:
         except (ArithmeticError, ValueError) as error:
             self._failed(error)
             return
-        self._post(StageTaken(stage))
-        if stage.result is not None:
-            self._completed(self._staged_from, stage.result)
-            self._report()
+        if stage.result is None:
+            self.report(stage=stage)
+        else:
+            self._completed(self._staged_from, stage.result, stage)
 
     def _failed(self, error):
         # A probability underflowed to 0 (log) or a number overflowed: the step was not
@@ -193,18 +183,18 @@ class TrainingLoop:
         staged = self.trainer.staged
         if staged is not None:
             staged.abandon()
-            self._post(Rewound(self.trainer.step_count, self._latest, undone=False,
-                               dropped_stage=True))
+            self.report(Event.DROPPED_STAGE)
             return
         if not self._history:
-            self._post(Rewound(self.trainer.step_count, self._latest, undone=False))
+            self.report(Event.NOTHING_TO_UNDO)
             return
-        self._report()  # the app must hold the loss it is about to drop
         (state, grads), self._latest = self._history.pop()
         self.trainer.restore_state(state, grads)
         self.loss_history.pop()  # a checkpoint saved now must not keep the undone loss
+        if self._unreported:
+            self._unreported.pop()  # never shown: the report's step count drops it anyway
         self._publish_weights()
-        self._post(Rewound(self.trainer.step_count, self._latest, undone=True))
+        self.report(Event.UNDONE)
 
     def _restore_point(self):
         """What undoing back to here restores: the packed trainer state and the gradients of
@@ -216,30 +206,30 @@ class TrainingLoop:
         return (packed(self.trainer.export_state()),
                 None if grads is None else array("d", grads))
 
-    def _completed(self, before, result):
+    def _completed(self, before, result, stage=None):
+        """Book a finished step; a staged one's last `stage` goes out with its report."""
         self._history.append((before, self._latest))
         self._publish_weights()
         self.loss_history.append(result.loss)
         self._unreported.append(result.loss)
         self._latest = result
         if not math.isfinite(result.loss):
-            self._report()
-            self._diverged(f"loss became {result.loss} at step {result.step}")
+            self._diverged(f"loss became {result.loss} at step {result.step}", stage)
         elif not weights_are_finite(self.weights):
             # The loss was still finite, but Adam's update overflowed: sampling and every
             # view would fail on these weights.
-            self._report()
-            self._diverged(f"the weights overflowed in step {result.step}'s update")
+            self._diverged(f"the weights overflowed in step {result.step}'s update", stage)
         elif self.trainer.finished:
-            self._report()
-            self._set_running(False)
+            self._running = False
+            self.report(Event.FINISHED, stage=stage)
+        elif stage is not None:
+            self.report(stage=stage)
         if self.trainer.step_count % self.probe_every == 0:
             self._report()  # the step is shown first; the probe takes a few hundred ms
             self._probe()
 
     def _publish_weights(self):
         self.weights = MappingProxyType(self.trainer.weights())
-        self.stamped_weights = (self.trainer.step_count, self.weights)
 
     def _probe(self):
         try:
@@ -247,16 +237,16 @@ class TrainingLoop:
                            self.trainer.tokenizer, self.trainer.config)
         except (ArithmeticError, ValueError):
             return  # the weights have diverged; the loss pane already says so
-        self._post(Probed(record))
+        self.report(probe=record)
 
     def _save(self, path):
-        self._report()  # so the loss pane shows the step being saved
         try:
             save_checkpoint(path, self.trainer, self.loss_history)
         except ValueError as error:
-            self._post(CheckpointFailed(str(error)))
+            self.report(Event.SAVE_FAILED, str(error))
         else:
-            self._post(CheckpointSaved(str(path), self.trainer.step_count))
+            # The report also brings the loss pane to the step that was saved.
+            self.report(Event.SAVED, str(path))
 
     def _save_pending(self):
         # A save asked for just before quitting still happens: w was pressed for a reason.
@@ -268,21 +258,40 @@ class TrainingLoop:
             if isinstance(command, SaveCheckpoint):
                 self._save(command.path)
 
-    def _diverged(self, what):
+    def _diverged(self, what, stage=None):
         self._running = False
-        self._post(TrainingStateChanged(
-            False, self.trainer.finished,
-            f"{what}: training paused (the learning rate is probably too high)",
-        ))
+        self.report(Event.DIVERGED,
+                    f"{what}: training paused (the learning rate is probably too high)", stage)
 
     def _set_running(self, running):
         self._running = running
-        if not running:
-            self._report()
-        self._post(TrainingStateChanged(running, self.trainer.finished))
+        self.report()
 
     def _report(self):
+        """Report the steps taken since the last report, if there are any."""
         if self._unreported:
-            self._post(Stepped(self._latest, tuple(self._unreported)))
-            self._unreported = []
+            self.report()
+        self._last_report = time.monotonic()
+
+    def snapshot(self, event=None, detail="", stage=None, probe=None):
+        """The run as it is now, with the losses not yet reported. Called by the worker only,
+        except once by the app before the worker starts."""
+        snapshot = RunSnapshot(
+            step=self.trainer.step_count,
+            new_losses=tuple(self._unreported),
+            result=self._latest,
+            weights=self.weights,
+            running=self._running,
+            finished=self.trainer.finished,
+            stage=stage,
+            probe=probe,
+            optimizer=self.trainer.optimizer_snapshot() if self._following_optimizer else None,
+            event=event,
+            detail=detail,
+        )
+        self._unreported = []
+        return snapshot
+
+    def report(self, event=None, detail="", stage=None, probe=None):
+        self._post(Reported(self.snapshot(event, detail, stage, probe)))
         self._last_report = time.monotonic()

@@ -5,13 +5,14 @@ from rich.table import Table
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 from textual.worker import WorkerState, get_current_worker
 
 from engine.ablation import PROBE_SEED, SAMPLE_SEED, compare_ablation
+
+from .view import RunView
 
 CHANGED_STYLE = "dark_orange"
 
@@ -21,22 +22,25 @@ def sample_cell(name, style=""):
     return Text(name, style=style) if name else Text("(empty)", style=style or "dim")
 
 
-class AblationScreen(ModalScreen):
+class AblationScreen(RunView, ModalScreen):
     """Measures in a thread worker: on the default config one float pass over the 200 probe
-    names took 0.7-0.9 s (two passes and 10 samples: 1-2 s), far too long for the UI thread."""
+    names took 0.7-0.9 s (two passes and 10 samples: 1-2 s), far too long for the UI thread.
+    It measures the weights of the moment it opened, and does not follow training; it is
+    modal, so the panes stay in sight around it."""
 
-    BINDINGS = [Binding("escape,x", "dismiss", "Restore the head")]
+    KEY = "x"
+    CLOSE_LABEL = "restore the head"
 
-    def __init__(self, weights, tokenizer, config, probe, layer, head, *, temperature,
-                 weights_label):
-        super().__init__()
-        self.weights = weights  # an immutable snapshot: the trainer is never touched
-        self.tokenizer = tokenizer
-        self.config = config
-        self.probe = probe
+    def __init__(self, store, layer, head):
+        super().__init__(store)
+        self.weights = store.weights  # an immutable snapshot: the trainer is never touched
+        self.probe = store.probe_set
         self.pair = (layer, head)  # Screen has a `layer` of its own (CSS layers)
-        self.temperature = temperature
-        self.weights_label = weights_label
+        self.temperature = store.sampling.temperature
+        steps = store.step
+        # While training runs, the weights may be a step or two ahead of the loss pane.
+        self.weights_label = "The newest weights (training is running)" if store.running else (
+            f"Weights after step {steps}" if steps else "The initial weights (no step yet)")
         self.comparison = None
 
     @property
@@ -71,7 +75,7 @@ class AblationScreen(ModalScreen):
         # thread runs on until compare_ablation next asks `cancelled` (before each document
         # and sample), then stops instead of competing with training for the GIL.
         worker = get_current_worker()
-        return compare_ablation(self.weights, self.tokenizer, self.config, self.probe,
+        return compare_ablation(self.weights, self.store.tokenizer, self.store.config, self.probe,
                                 {self.pair}, temperature=self.temperature,
                                 cancelled=lambda: worker.is_cancelled)
 

@@ -11,15 +11,13 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 from textual.worker import WorkerState
 
 from engine.gradcheck import AGREE_BELOW, STEP, check_gradients
 
-# Seconds to wait after a check before the next: back to back, checks (which hold the GIL)
-# slowed continuous training to under half its speed.
-REST_BETWEEN_CHECKS = 0.5
+from ..run import Change
+from .view import RunView
 
 EXPLANATION = (
     f"backward: ∂loss/∂w by the chain rule, back through the graph.\n"
@@ -60,18 +58,26 @@ def verdict(checks):
     return text
 
 
-class GradientCheckScreen(Screen):
+class GradientCheckScreen(RunView):
     BINDINGS = [
-        Binding("escape", "dismiss", "close", tooltip="Close the gradient check"),
         Binding("p", "pick_others", "other weights", tooltip="Check 10 other weights"),
     ]
+    FOLLOWS = frozenset({Change.STEPS})
+    # Back to back, checks (which hold the GIL) slowed continuous training to under half its
+    # speed: a new check starts at most twice a second.
+    REDRAW_INTERVAL = 0.5
 
-    def __init__(self, seed):
-        super().__init__()
-        self.seed = seed
-        self.busy = False  # a check is running, or resting after one
+    def __init__(self, store):
+        super().__init__(store)
+        self.seed = store.config.seed
+        self.checking = False  # a check is running
         self.stale = False  # a step or an undo arrived meanwhile
         self.checks = ()
+
+    @property
+    def busy(self):
+        """A check is running, or the next one waits for its turn."""
+        return self.checking or self.throttled_redraw.timer is not None
 
     def compose(self) -> ComposeResult:
         yield Header(icon="")
@@ -84,21 +90,18 @@ class GradientCheckScreen(Screen):
 
     def on_mount(self):
         self.query_one("#gradcheck").border_title = "Gradient check"
-        self.app.stepped_signal.subscribe(self, lambda _result: self.request_check())
-        self.app.rewound_signal.subscribe(self, lambda _result: self.request_check())
-        self.request_check()
 
     def action_pick_others(self):
         self.seed += 1
-        self.request_check()
+        self.redraw()  # a key is answered at once; only training's steps are throttled
 
-    def request_check(self):
-        """Check the newest snapshot now, or once the running check and its rest are over."""
-        if self.busy:
+    def redraw(self):
+        """Check the newest snapshot now, or once the running check is over."""
+        if self.checking:
             self.stale = True
             return
         self.stale = False
-        result = self.app.last_result
+        result = self.store.last_result
         if result is None:  # every step was undone: there is no trained name to check
             self.checks = ()
             self.query_one("#gradcheck-source", Static).update(
@@ -106,11 +109,10 @@ class GradientCheckScreen(Screen):
             self.query_one("#gradcheck-table", Static).update("")
             self.query_one("#gradcheck-verdict", Static).update("")
             return
-        self.busy = True
+        self.checking = True
         source = (f"{result.doc!r} (the name of step {result.step}) on the newest weights · "
                   f"seed {self.seed}")
-        self.run_check(self.app.training.weights, result.tokens, self.app.config, self.seed,
-                       source)
+        self.run_check(self.store.weights, result.tokens, self.store.config, self.seed, source)
 
     @work(thread=True, exit_on_error=False)
     def run_check(self, weights, tokens, config, seed, source):
@@ -126,9 +128,6 @@ class GradientCheckScreen(Screen):
             self.notify(f"The gradient check failed: {event.worker.error}", severity="error")
         else:
             return
-        self.set_timer(REST_BETWEEN_CHECKS, self.rested)
-
-    def rested(self):
-        self.busy = False
+        self.checking = False
         if self.stale:
-            self.request_check()
+            self.throttled_redraw()

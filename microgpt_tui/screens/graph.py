@@ -16,12 +16,13 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 from textual.worker import WorkerState
 
 from engine import FUSED_OPS
 from engine.graph import count_uses, document_graph, graph_stats, op_of
+
+from .view import RunView
 
 # How many steps of the path from the loss the walker's title shows.
 PATH_SHOWN = 4
@@ -63,17 +64,19 @@ def stats_text(analysis, step_loss):
     return text
 
 
-class GraphScreen(Screen):
+class GraphScreen(RunView):
+    """Stays on the step it was opened on: it is a walk, and rebuilding the graph under the
+    learner would lose their place."""
+
     BINDINGS = [
-        Binding("escape", "dismiss", "close", tooltip="Close the graph view"),
         Binding("backspace", "up", "up", tooltip="Back up to the parent node"),
     ]
 
-    def __init__(self, weights, result, config):
-        super().__init__()
-        self.weights = weights
-        self.result = result
-        self.config = config
+    def __init__(self, store):
+        super().__init__(store)
+        self.weights = store.weights
+        self.result = store.last_result
+        self.config = store.config
         self.analysis = None
         self.path = []  # nodes from the loss down to the current one
         self.rows_taken = []  # the row chosen at each node of the path but the last

@@ -4,14 +4,13 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Vertical
-from textual.screen import Screen
 from textual.widgets import Static
 
-from ..messages import OptimizerSnapshotReady
-from ..training import SnapshotOptimizer
+from ..run import Change
 from ..widgets.heatmap import legend
 from ..widgets.lr_schedule import LearningRatePlot
 from ..widgets.matrix_map import MatrixMap
+from .view import RunView
 
 # (widget id, title, snapshot field, signed colour scale)
 MAPS = (
@@ -32,19 +31,15 @@ def role_of(name):
     return MATRIX_ROLES.get(name, name.split(".", 1)[-1].replace("_", " "))
 
 
-class OptimizerScreen(Screen):
+class OptimizerScreen(RunView):
+    KEY = "o"
+    FOLLOWS = frozenset({Change.OPTIMIZER})
     BINDINGS = [
-        Binding("escape,o", "dismiss", "close"),
         Binding("right_square_bracket", "matrix(1)", "next matrix"),
         Binding("left_square_bracket", "matrix(-1)", "previous matrix"),
     ]
-
-    def __init__(self):
-        super().__init__()
-        self.snapshot = None
-        self.matrix_index = 0
-        self.waiting = False  # a snapshot was asked for and has not arrived yet
-        self.stale = False  # a step or an undo came after that question
+    matrix_index = 0
+    snapshot = None  # the OptimizerSnapshot on screen
 
     def compose(self) -> ComposeResult:
         with Vertical(id="optimizer"):
@@ -52,39 +47,26 @@ class OptimizerScreen(Screen):
             with Grid(id="optimizer-grid"):
                 for widget_id, _, _, signed in MAPS:
                     yield MatrixMap(signed, id=widget_id, classes="optimizer-cell")
-                yield LearningRatePlot(self.app.config, id="lr-plot",
+                yield LearningRatePlot(self.store.config, id="lr-plot",
                                        classes="optimizer-cell")
 
     def on_mount(self):
         self.query_one("#lr-plot").border_title = "learning rate"
-        self.app.stepped_signal.subscribe(self, self.ask_for_snapshot)
-        self.app.rewound_signal.subscribe(self, self.ask_for_snapshot)
-        self.ask_for_snapshot()
+        # Every report carries the optimizer's state while this view is open.
+        self.store.follow_optimizer(True)
 
-    def ask_for_snapshot(self, _result=None):
-        # At most one question in flight: while training runs, steps arrive faster than the
-        # maps need redrawing. The answer comes to this screen, the news of a step or an
-        # undo to the app, in either order: the answer may predate the news, so ask again.
-        if self.waiting:
-            self.stale = True
-            return
-        self.waiting, self.stale = True, False
-        self.app.training.send(SnapshotOptimizer(self.post_message))
-
-    def on_optimizer_snapshot_ready(self, message: OptimizerSnapshotReady):
-        self.waiting = False
-        self.snapshot = message.snapshot
-        self.show()
-        if self.stale:
-            self.ask_for_snapshot()
+    def on_unmount(self):
+        self.store.follow_optimizer(False)
 
     def action_matrix(self, direction):
         if self.snapshot is not None:
             self.matrix_index = (self.matrix_index + direction) % len(self.snapshot.layout)
-            self.show()
+            self.redraw()
 
-    def show(self):
-        snapshot = self.snapshot
+    def redraw(self):
+        snapshot = self.snapshot = self.store.optimizer or self.snapshot
+        if snapshot is None:
+            return  # asked for: it comes with the worker's next report
         name, rows, cols, _ = snapshot.layout[self.matrix_index]
         when = (f"after step {snapshot.step} (lr {snapshot.lr:.6f})" if snapshot.step
                 else "before the first step")

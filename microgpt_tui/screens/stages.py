@@ -1,23 +1,24 @@
 """The `S` screen: one training step walked stage by stage, with each stage's real numbers.
 
-The app runs the stages on the training worker and keeps the newest `StepStage` in its
-`stage` reactive; this screen only draws it (and follows the app's layer and head).
+The app runs the stages on the training worker and the run store keeps the newest
+`StepStage`; this screen only draws it (and follows the app's layer and head).
 """
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from engine import param_shapes
 from engine.trace import BACKWARD, FORWARD
 
+from ..run import Change
 from ..views import kv_cache_from_stage
 from ..widgets.kv_cache import KVCacheTable
 from ..widgets.matrices import MatrixNorms
 from ..widgets.positions import PositionLosses
+from .view import RunView
 
 
 def stage_banner(stage, label):
@@ -48,27 +49,25 @@ def stage_banner(stage, label):
     return where.append(what)
 
 
-class StagesScreen(Screen):
+class StagesScreen(RunView):
     # The app's S and u, listed here too so this screen's footer shows them first.
     BINDINGS = [
-        Binding("escape", "app.pop_screen", "back", tooltip="Back to the panes"),
         Binding("S", "app.stage", "next stage", tooltip="Run the next stage of the step"),
         Binding("u", "app.undo", "undo", tooltip="Drop the step under way, or undo the last"),
     ]
-
-    def __init__(self, tokenizer, config):
-        super().__init__()
-        self.tokenizer = tokenizer
-        self.config = config
+    CLOSE_LABEL = "back"
+    FOLLOWS = frozenset({Change.STAGE})
+    REDRAW_INTERVAL = 0  # one stage a key press: every one is shown
 
     def compose(self) -> ComposeResult:
+        tokenizer, config = self.store.tokenizer, self.store.config
         yield Static(id="stage-banner")
         with Horizontal(id="stage-panes"):
             with Vertical(id="stage-left"):
                 with Vertical(id="stage-positions", classes="pane"):
-                    yield PositionLosses(self.tokenizer, id="position-losses")
+                    yield PositionLosses(tokenizer, id="position-losses")
                 with Vertical(id="stage-matrices", classes="pane"):
-                    yield MatrixNorms(param_shapes(self.config, self.tokenizer.vocab_size),
+                    yield MatrixNorms(param_shapes(config, tokenizer.vocab_size),
                                       id="matrix-norms")
             with Vertical(id="stage-kv", classes="pane"):
                 yield KVCacheTable(id="stage-kv-table")
@@ -76,23 +75,24 @@ class StagesScreen(Screen):
 
     def on_mount(self):
         self.query_one("#stage-matrices").border_title = "Weights · norms of ∂W and ΔW"
-        self.watch(self.app, "stage", self.show_stage)
         self.watch(self.app, "layer", self.follow_selection)
         self.watch(self.app, "head", self.follow_selection)
 
-    def show_stage(self, stage):
-        self.query_one("#stage-banner", Static).update(stage_banner(stage, self.tokenizer.label))
+    def redraw(self):
+        stage, tokenizer = self.store.stage, self.store.tokenizer
+        self.query_one("#stage-banner", Static).update(stage_banner(stage, tokenizer.label))
         self.query_one(PositionLosses).stage = stage
         self.query_one(MatrixNorms).stage = stage
         self.query_one(KVCacheTable).view = (
-            None if stage is None else kv_cache_from_stage(stage, self.tokenizer,
-                                                           self.config.n_head))
+            None if stage is None else kv_cache_from_stage(stage, tokenizer,
+                                                           self.store.config.n_head))
         mean = "" if stage is None or stage.loss is None else f" · mean {stage.loss:.4f}"
         self.query_one("#stage-positions").border_title = f"Loss per position{mean}"
 
     def follow_selection(self):
         table = self.query_one(KVCacheTable)
         table.layer, table.head = self.app.layer, self.app.head
+        config = self.store.config
         self.query_one("#stage-kv").border_title = (
-            f"KV cache · layer {table.layer + 1}/{self.config.n_layer} · "
-            f"head {table.head + 1}/{self.config.n_head}")
+            f"KV cache · layer {table.layer + 1}/{config.n_layer} · "
+            f"head {table.head + 1}/{config.n_head}")

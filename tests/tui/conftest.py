@@ -12,12 +12,12 @@ TINY_DOCS = ["abba", "cade", "fadge", "hegde", "baggage", "dad", "egg", "cafe", 
 TINY = Config(n_layer=2, n_embd=8, n_head=2, block_size=8, num_steps=100_000, seed=1)
 
 
-def tiny_app(config=TINY, docs=TINY_DOCS):
-    return MicrogptApp(Trainer(config, docs), dataset_name="tiny.txt")
+def tiny_app(config=TINY, docs=TINY_DOCS, **options):
+    return MicrogptApp(Trainer(config, docs), dataset_name="tiny.txt", **options)
 
 
-def default_app():
-    return MicrogptApp(Trainer(Config(), load_docs()))
+def default_app(**options):
+    return MicrogptApp(Trainer(Config(), load_docs()), **options)
 
 
 async def wait_for(pilot, condition, timeout=20.0):
@@ -32,9 +32,9 @@ async def wait_for(pilot, condition, timeout=20.0):
 
 async def step_and_wait(pilot, app, times=1):
     for _ in range(times):
-        before = len(app.loss_history)
+        before = len(app.store.loss_history)
         await pilot.press("s")
-        await wait_for(pilot, lambda before=before: len(app.loss_history) == before + 1)
+        await wait_for(pilot, lambda before=before: len(app.store.loss_history) == before + 1)
 
 
 def plain_text(widget):

@@ -33,8 +33,8 @@ async def test_step_key_advances_the_step_and_changes_the_loss():
         await step_and_wait(pilot, app)
         second = plain_text(app.query_one(LossPlot))
         assert "step 2/100000" in second
-        assert app.loss_history[0] != app.loss_history[1]
-        assert f"loss {app.loss_history[1]:.4f}" in second
+        assert app.store.loss_history[0] != app.store.loss_history[1]
+        assert f"loss {app.store.loss_history[1]:.4f}" in second
 
 
 async def test_one_step_with_defaults_shows_the_reference_loss():
@@ -48,13 +48,13 @@ async def test_space_runs_and_pauses_training():
     app = tiny_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("space")
-        await wait_for(pilot, lambda: app.running and len(app.loss_history) >= 5)
+        await wait_for(pilot, lambda: app.store.running and len(app.store.loss_history) >= 5)
         await pilot.press("space")
-        await wait_for(pilot, lambda: not app.running)
+        await wait_for(pilot, lambda: not app.store.running)
         await pilot.pause(0.3)
-        paused_at = len(app.loss_history)
+        paused_at = len(app.store.loss_history)
         await pilot.pause(0.3)
-        assert len(app.loss_history) == paused_at
+        assert len(app.store.loss_history) == paused_at
         assert app.training.trainer.step_count == paused_at
 
 
@@ -62,10 +62,10 @@ async def test_keys_are_answered_while_training_runs():
     app = tiny_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("space")
-        await wait_for(pilot, lambda: len(app.loss_history) >= 3)
+        await wait_for(pilot, lambda: len(app.store.loss_history) >= 3)
         await pilot.press("right_square_bracket")
         assert app.head == 1
-        assert app.running
+        assert app.store.running
         await pilot.press("space")
 
 
@@ -101,14 +101,14 @@ async def test_next_token_grows_the_sample_by_one_and_bars_sum_to_100_percent():
     app = tiny_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("n")
-        assert len(app.sample_events) == 1
+        assert len(app.store.sampling.events) == 1
         await pilot.press("n")
-        events = app.sample_events
+        events = app.store.sampling.events
         assert len(events) in (1, 2)  # a fresh sample starts if the first token was BOS
         view = app.query_one(SamplingView)
         text = plain_text(view)
         percents = [float(p) for p in re.findall(r"(\d+\.\d)%", text)]
-        assert len(percents) == app.tokenizer.vocab_size
+        assert len(percents) == app.store.tokenizer.vocab_size
         assert abs(sum(percents) - 100) < 1.0
         assert math.isclose(sum(events[-1].probs), 1.0)
         kv_lines = plain_text(app.query_one(KVCacheTable)).splitlines()
@@ -120,10 +120,10 @@ async def test_sample_grows_exactly_one_token_per_keypress():
     app = tiny_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("n")
-        while not app.sample_events[-1].done:
-            before = len(app.sample_events)
+        while not app.store.sampling.events[-1].done:
+            before = len(app.store.sampling.events)
             await pilot.press("n")
-            assert len(app.sample_events) == before + 1
+            assert len(app.store.sampling.events) == before + 1
         assert "done" in plain_text(app.query_one(SamplingView))
 
 
@@ -131,25 +131,25 @@ async def test_enter_finishes_and_r_restarts_the_sample():
     app = tiny_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("n", "enter")
-        assert app.sample_events[-1].done
+        assert app.store.sampling.events[-1].done
         await pilot.press("r")
-        assert app.sample_events == ()
+        assert app.store.sampling.events == ()
         await pilot.press("n")
-        assert len(app.sample_events) == 1
+        assert len(app.store.sampling.events) == 1
 
 
 async def test_temperature_changes_in_tenths_and_clamps():
     app = tiny_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("plus")
-        assert app.temperature == 0.6
+        assert app.store.sampling.temperature == 0.6
         await pilot.press(*["plus"] * 25)
-        assert app.temperature == 2.0
+        assert app.store.sampling.temperature == 2.0
         await pilot.press(*["minus"] * 30)
-        assert app.temperature == 0.1
+        assert app.store.sampling.temperature == 0.1
         assert "temperature 0.1" in str(app.query_one("#sampling").border_title)
         await pilot.press("n")
-        assert app.sampler.temperature == 0.1
+        assert app.store.sampling.sampler.temperature == 0.1
 
 
 async def test_question_mark_opens_help_and_escape_closes_it():
@@ -165,7 +165,7 @@ async def test_q_quits_cleanly_even_while_training():
     app = tiny_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("space")
-        await wait_for(pilot, lambda: len(app.loss_history) >= 2)
+        await wait_for(pilot, lambda: len(app.store.loss_history) >= 2)
         started = time.monotonic()
         await pilot.press("q")
     assert time.monotonic() - started < 1.0
@@ -213,11 +213,9 @@ def test_worker_messages_carry_only_frozen_plain_data():
     loop.send(Command.STEP)
     loop.send(Command.STOP)
     loop.run(lambda: time.monotonic() > deadline)
-    stepped = [m for m in posted if type(m).__name__ == "Stepped"]
-    assert stepped
+    assert any(m.snapshot.new_losses for m in posted)
     for message in posted:
-        payload = {name: getattr(message, name) for name in message.__dataclass_fields__}
-        assert not any(deep_contains_engine_object(value) for value in payload.values())
+        assert not deep_contains_engine_object(message.snapshot)
     assert not deep_contains_engine_object(loop.weights)
 
 
@@ -253,13 +251,13 @@ async def test_resizing_during_training_keeps_training():
     app = tiny_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("space")
-        await wait_for(pilot, lambda: len(app.loss_history) >= 2)
+        await wait_for(pilot, lambda: len(app.store.loss_history) >= 2)
         for size in ((80, 24), (40, 12), (160, 50), SIZE):
             await pilot.resize_terminal(*size)
             await pilot.pause(0.05)
-        steps = len(app.loss_history)
-        await wait_for(pilot, lambda: len(app.loss_history) > steps)
-        assert app.running
+        steps = len(app.store.loss_history)
+        await wait_for(pilot, lambda: len(app.store.loss_history) > steps)
+        assert app.store.running
         await pilot.press("space")
 
 
@@ -269,6 +267,6 @@ async def test_a_diverging_run_pauses_itself_and_says_why():
     app = tiny_app(Config(n_layer=1, n_embd=8, n_head=2, block_size=8, lr=1e6, num_steps=500))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("space")
-        await wait_for(pilot, lambda: app.loss_history and not app.running)
+        await wait_for(pilot, lambda: app.store.loss_history and not app.store.running)
         notices = [n.message for n in app._notifications]
         assert any("training paused" in message for message in notices)

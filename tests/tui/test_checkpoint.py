@@ -10,7 +10,7 @@ from engine import Trainer
 from engine.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from microgpt_tui.__main__ import build_app, build_parser
 from microgpt_tui.app import MicrogptApp
-from microgpt_tui.messages import CheckpointSaved
+from microgpt_tui.messages import Event
 from microgpt_tui.screens.help import HelpScreen
 from microgpt_tui.training import SaveCheckpoint, TrainingLoop
 from microgpt_tui.widgets.loss import LossPlot
@@ -40,7 +40,7 @@ async def test_w_saves_a_checkpoint_that_continues_the_run(tmp_path):
         await pilot.press("w")
         await wait_for(pilot, lambda: notices(app))
         assert notices(app) == [f"Saved step 3 to {path}"]
-        history = list(app.loss_history)
+        history = list(app.store.loss_history)
 
     reference, losses = uninterrupted(3)
     assert history == losses
@@ -54,12 +54,12 @@ async def test_w_while_training_runs_saves_one_consistent_state(tmp_path):
     app = app_saving_to(path)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("space")
-        await wait_for(pilot, lambda: len(app.loss_history) >= 5)
+        await wait_for(pilot, lambda: len(app.store.loss_history) >= 5)
         await pilot.press("w")
         await wait_for(pilot, lambda: notices(app))
         await pilot.press("space")
-        await wait_for(pilot, lambda: not app.running)
-        history = list(app.loss_history)
+        await wait_for(pilot, lambda: not app.store.running)
+        history = list(app.store.loss_history)
 
     checkpoint = read_checkpoint(path)
     assert checkpoint.step >= 5
@@ -107,7 +107,7 @@ def test_a_save_asked_for_as_the_worker_is_cancelled_still_happens(tmp_path):
     loop.send(SaveCheckpoint(str(path)))
     loop.run(lambda: True)  # cancelled before it ever looked at the queue
     assert read_checkpoint(path).step == 0
-    assert [type(message) for message in posted] == [CheckpointSaved]
+    assert [message.snapshot.event for message in posted] == [Event.SAVED]
 
 
 async def test_load_starts_the_app_from_the_checkpoint(tmp_path):
@@ -118,7 +118,7 @@ async def test_load_starts_the_app_from_the_checkpoint(tmp_path):
     save_checkpoint(path, reference, losses)
 
     app = build_app(build_parser().parse_args(["--data", str(data), "--load", str(path)]))
-    assert app.config == TINY
+    assert app.store.config == TINY
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         plot = plain_text(app.query_one(LossPlot))
@@ -127,7 +127,7 @@ async def test_load_starts_the_app_from_the_checkpoint(tmp_path):
         assert f"lr {TINY.lr * (1 - 2 / TINY.num_steps):.6f}" in plot
         assert notices(app) == ["Continuing from a checkpoint at step 3."]
         await step_and_wait(pilot, app)
-        assert app.loss_history == [*losses, reference.step().loss]
+        assert app.store.loss_history == [*losses, reference.step().loss]
 
 
 async def test_w_is_in_the_help_and_the_command_palette():

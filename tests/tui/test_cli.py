@@ -46,12 +46,12 @@ def test_flags_reach_the_model(tmp_path):
         "--temperature", "1.3",
     ])
     app = build_app(args)
-    config = app.config
+    config = app.store.config
     assert (config.n_layer, config.n_embd, config.n_head, config.block_size) == (2, 6, 3, 5)
     assert (config.num_steps, config.seed, config.lr) == (7, 3, 0.05)
     assert app.dataset_name == "words.txt"
-    assert app.n_docs == 2
-    assert app.temperature == 1.3
+    assert app.store.n_docs == 2
+    assert app.store.sampling.temperature == 1.3
 
 
 def test_headless_prints_the_engine_log(tmp_path):

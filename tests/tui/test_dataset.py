@@ -8,7 +8,7 @@ import pytest
 from engine import Config, Tokenizer, Trainer, bigram_loss
 from engine import cli as engine_cli
 from microgpt_tui import __main__ as tui_main
-from microgpt_tui import app as app_module
+from microgpt_tui import run as run_module
 from microgpt_tui.app import MicrogptApp
 from microgpt_tui.widgets.loss import LossPlot
 from tests.engine.test_data import BAD_DATASETS, make_bad_dataset
@@ -59,14 +59,14 @@ async def test_a_single_document_dataset_trains_and_samples():
         await step_and_wait(pilot, app, times=3)
         await pilot.press("enter")
         await pilot.pause()
-        assert app.last_result.doc == "hello"
-        assert app.sample_events and app.sample_events[-1].done
+        assert app.store.last_result.doc == "hello"
+        assert app.store.sampling.events and app.store.sampling.events[-1].done
         assert app.query_one(LossPlot).bigram is not None
 
 
 async def test_a_big_dataset_is_measured_in_a_worker_while_keys_work(monkeypatch):
-    monkeypatch.setattr(app_module, "MEASURE_INLINE_PAIRS", 0)
-    monkeypatch.setattr(app_module, "MEASURE_BATCH_DOCS", 3)
+    monkeypatch.setattr(run_module, "MEASURE_INLINE_PAIRS", 0)
+    monkeypatch.setattr(run_module, "MEASURE_BATCH_DOCS", 3)
     config = Config(n_layer=1, n_embd=8, n_head=2, block_size=5, num_steps=100)
     app = tiny_app(config)
     async with app.run_test(size=SIZE) as pilot:

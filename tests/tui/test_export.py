@@ -36,7 +36,7 @@ async def test_e_exports_the_loss_the_last_step_and_the_screen(tmp_path):
         await step_and_wait(pilot, app, times=3)
         await pilot.press("e")
         await pilot.pause()
-        losses, result = list(app.loss_history), app.last_result
+        losses, result = list(app.store.loss_history), app.store.last_result
         (folder,) = exports.glob("microgpt-export-*")
         assert any(str(folder) in message for message, _ in notices(app))
 

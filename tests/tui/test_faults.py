@@ -177,8 +177,8 @@ async def test_lr_100_pauses_training_and_says_why():
     app = build_app(build_parser().parse_args(["--lr", "100"]))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("space")
-        await wait_for(pilot, lambda: app.loss_history and not app.running)
-        assert len(app.loss_history) == 1
+        await wait_for(pilot, lambda: app.store.loss_history and not app.store.running)
+        assert len(app.store.loss_history) == 1
         assert notices(app, "warning") == ["step 2 failed (math domain error): training "
                                            "paused (the learning rate is probably too high)"]
 
@@ -250,7 +250,7 @@ async def test_ctrl_c_during_training_quits_and_the_worker_stops_within_a_second
     app = tiny_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("space")
-        await wait_for(pilot, lambda: len(app.loss_history) >= 2)
+        await wait_for(pilot, lambda: len(app.store.loss_history) >= 2)
         [worker] = [w for w in app.workers if w.group == "training"]
         started = time.monotonic()
         await pilot.press("ctrl+c")

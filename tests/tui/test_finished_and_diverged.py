@@ -33,7 +33,7 @@ async def test_s_and_S_after_the_last_step_say_training_is_finished():
         await pilot.press("S")
         assert not isinstance(app.screen, StagesScreen)
         assert any("there is no next step" in n for n in notices(app, "warning"))
-        assert len(app.loss_history) == 2
+        assert len(app.store.loss_history) == 2
 
 
 async def test_overflowing_weights_pause_training_and_no_key_crashes():
@@ -41,14 +41,14 @@ async def test_overflowing_weights_pause_training_and_no_key_crashes():
     app = app_with(lr=1e200)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("space")
-        await wait_for(pilot, lambda: app.loss_history and not app.running)
+        await wait_for(pilot, lambda: app.store.loss_history and not app.store.running)
         assert any("weights overflowed" in n for n in notices(app, "warning"))
         await pilot.press("n")
         assert any(n.startswith("Cannot sample from these weights") for n in
                    notices(app, "error"))
         # A forced letter needs no draw: the panes show the nan attention and gradients as such.
         await pilot.press("f", "a")
-        await wait_for(pilot, lambda: app.sample_events)
+        await wait_for(pilot, lambda: app.store.sampling.events)
         assert "nan" in plain_text(app.query_one(AttentionMap))
         await pilot.press("s")
         await pilot.press("m")
@@ -69,10 +69,10 @@ async def test_undo_stops_at_a_loaded_checkpoint_and_keeps_its_learning_rate(tmp
     async with app.run_test(size=SIZE) as pilot:
         await step_and_wait(pilot, app)
         await pilot.press("u")
-        await wait_for(pilot, lambda: len(app.loss_history) == 3)
+        await wait_for(pilot, lambda: len(app.store.loss_history) == 3)
         plot = app.query_one(LossPlot)
-        assert plot.lr == app.resumed_lr == trainer.adam.lr_at(2)
+        assert plot.lr == app.store.loaded_lr == trainer.adam.lr_at(2)
         await pilot.press("u")
         await wait_for(pilot, lambda: any("before the checkpoint was loaded" in n
                                           for n in notices(app, "warning")))
-        assert app.loss_history == losses
+        assert app.store.loss_history == losses

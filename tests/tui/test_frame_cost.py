@@ -42,7 +42,7 @@ async def test_the_kv_pane_follows_a_training_name_of_another_length():
         for _ in range(12):  # the tiny docs are 3 to 7 letters long
             await step_and_wait(pilot, app)
             await pilot.pause()
-            positions = len(app.last_result.inputs)
+            positions = len(app.store.last_result.inputs)
             assert kv.size.height == 1 + 4 * positions  # header, then k, ∂k, v, ∂v rows
             seen.add(positions)
         assert len(seen) > 1

@@ -9,11 +9,10 @@ from engine import Trainer
 from engine.optim import learning_rate
 from engine.pca import pca
 from engine.probe import mean_loss
-from microgpt_tui.messages import OptimizerSnapshotReady, Probed
 from microgpt_tui.screens.embedding import EmbeddingScreen
 from microgpt_tui.screens.filmstrip import FilmstripScreen
 from microgpt_tui.screens.optimizer import MAPS, OptimizerScreen
-from microgpt_tui.training import Command, SnapshotOptimizer, TrainingLoop
+from microgpt_tui.training import Command, FollowOptimizer, TrainingLoop
 from microgpt_tui.widgets.heatmap import pool_strongest
 from microgpt_tui.widgets.lr_schedule import LearningRatePlot
 from microgpt_tui.widgets.matrix_map import MatrixMap
@@ -37,19 +36,21 @@ def test_scatter_cells_span_the_grid_and_never_collide():
     assert placed[2] in {(9, 0), (10, 1)}  # the twin moved to a neighbouring cell
 
 
-def test_the_loop_answers_optimizer_questions_and_probes_every_n_steps():
-    posted, answers = [], []
-    loop = TrainingLoop(Trainer(TINY, TINY_DOCS), posted.append)
-    loop.probe_every = 2
-    for command in (Command.STEP, SnapshotOptimizer(answers.append), Command.STEP,
+def test_the_loop_reports_the_optimizer_while_followed_and_probes_every_n_steps():
+    posted = []
+    loop = TrainingLoop(Trainer(TINY, TINY_DOCS), posted.append, probe_every=2)
+    for command in (Command.STEP, FollowOptimizer(True), Command.STEP, FollowOptimizer(False),
                     Command.STEP, Command.STEP, Command.STOP):
         loop.send(command)
     deadline = time.monotonic() + 10
     loop.run(lambda: time.monotonic() > deadline)
-    assert [m.record.step for m in posted if isinstance(m, Probed)] == [0, 2, 4]
-    assert len(answers) == 1 and isinstance(answers[0], OptimizerSnapshotReady)
-    assert answers[0].snapshot.step == 1 and answers[0].snapshot.grads is not None
-    assert not any(isinstance(m, OptimizerSnapshotReady) for m in posted)
+    snapshots = [m.snapshot for m in posted]
+    assert [s.probe.step for s in snapshots if s.probe] == [0, 2, 4]
+    # Following starts with a report of its own (step 1), then each report carries it.
+    followed = [s.optimizer for s in snapshots if s.optimizer]
+    assert [o.step for o in followed] == [1, 2, 2]  # step 2's report, then its probe's
+    assert followed[0].grads is not None
+    assert all(s.optimizer is None for s in snapshots if s.step > 2)
 
 
 async def wait_for_snapshot(pilot, screen, step):
@@ -69,7 +70,7 @@ async def test_optimizer_view_shows_the_chosen_matrix_as_adam_sees_it():
         await step_and_wait(pilot, app, times=2)
         await wait_for_snapshot(pilot, screen, 2)
         snapshot = screen.snapshot
-        weights = app.training.weights
+        weights = app.store.weights
         assert screen.query_one("#weights", MatrixMap).matrix == weights["wte"]
         for widget_id, title, field, _ in MAPS:
             widget = screen.query_one(f"#{widget_id}", MatrixMap)
@@ -115,20 +116,20 @@ async def test_embedding_map_plots_every_token_by_pca_and_follows_training():
         screen = app.screen
         assert isinstance(screen, EmbeddingScreen)
         scatter = screen.query_one(Scatter)
-        expected = pca(app.training.weights["wte"]).points
+        expected = pca(app.store.weights["wte"]).points
         assert [(x, y) for x, y, _, _ in scatter.points] == list(expected)
         labels = [label for _, _, label, _ in scatter.points]
-        assert labels == [*app.tokenizer.chars, "·"]
+        assert labels == [*app.store.tokenizer.chars, "·"]
         drawn = plain_text(scatter)
         assert all(label in drawn for label in labels)
         assert "step 1" in screen.query_one("#embedding").border_title
         before = scatter.points
         await pilot.press("space")
-        await wait_for(pilot, lambda: scatter.points != before and len(app.loss_history) > 3)
+        await wait_for(pilot, lambda: scatter.points != before and len(app.store.loss_history) > 3)
         await pilot.press("space")
-        await wait_for(pilot, lambda: not app.running)
+        await wait_for(pilot, lambda: not app.store.running)
         await pilot.pause(0.6)  # the throttled refresh catches up with the last step
-        steps, weights = app.training.stamped_weights
+        steps, weights = (app.store.step, app.store.weights)
         assert [(x, y) for x, y, _, _ in scatter.points] == list(pca(weights["wte"]).points)
         assert f"step {steps}" in screen.query_one("#embedding").border_title
         await pilot.press("m")
@@ -136,22 +137,21 @@ async def test_embedding_map_plots_every_token_by_pca_and_follows_training():
 
 
 async def test_filmstrip_lists_probe_frames_and_grows_while_open():
-    app = tiny_app()
-    app.training.probe_every = 2
+    app = tiny_app(probe_every=2)
     async with app.run_test(size=SMALLEST) as pilot:
         await step_and_wait(pilot, app, times=4)
-        await wait_for(pilot, lambda: len(app.probes) == 3)
-        assert [record.step for record in app.probes] == [0, 2, 4]
+        await wait_for(pilot, lambda: len(app.store.probes) == 3)
+        assert [record.step for record in app.store.probes] == [0, 2, 4]
         # The newest frame is the loss of the weights on screen, on the same names.
-        assert app.probes[-1].loss == mean_loss(app.training.probe_docs, app.training.weights,
-                                                app.tokenizer, app.config)
+        assert app.store.probes[-1].loss == mean_loss(app.store.probe_docs, app.store.weights,
+                                                app.store.tokenizer, app.store.config)
         await pilot.press("p")
         assert isinstance(app.screen, FilmstripScreen)
         table = app.screen.query_one(DataTable)
         rows = [table.get_row_at(i) for i in range(table.row_count)]
         assert [str(row[0]) for row in rows] == ["0", "2", "4"]
-        assert [row[1] for row in rows] == [f"{record.loss:.4f}" for record in app.probes]
-        assert rows[2][2] == "  ".join(app.probes[2].samples)
+        assert [row[1] for row in rows] == [f"{record.loss:.4f}" for record in app.store.probes]
+        assert rows[2][2] == "  ".join(app.store.probes[2].samples)
         await step_and_wait(pilot, app, times=2)
         await wait_for(pilot, lambda: table.row_count == 4)
         assert str(table.get_row_at(3)[0]) == "6" and table.cursor_row == 3
@@ -192,6 +192,6 @@ async def test_embedding_map_of_one_number_embeddings_is_a_line():
     async with app.run_test(size=SMALLEST) as pilot:
         await pilot.press("m")
         points = app.screen.query_one(Scatter).points
-        assert len(points) == app.tokenizer.vocab_size
+        assert len(points) == app.store.tokenizer.vocab_size
         assert {y for _, y, _, _ in points} == {0.0}
         assert "PC2: 0%" in str(app.screen.query_one("#embedding-caption").render())

@@ -37,7 +37,7 @@ def body_text(screen):
 def heatmap_rows(app):
     """The percentages on each row of the attention heatmap, as drawn."""
     lines = plain_text(app.query_one(AttentionMap)).splitlines()
-    n = len(app.sample_events)
+    n = len(app.store.sampling.events)
     return [[int(x) for x in re.findall(r"\d+", line)] for line in lines[2:2 + n]]
 
 
@@ -60,17 +60,17 @@ async def test_sampling_shows_the_samples_own_attention_and_kv_cache():
         await step_and_wait(pilot, app)
         await pilot.press("l", "right_square_bracket")  # layer 2, head 2 of the tiny model
         layer, head = 1, 1
-        head_dim = app.config.head_dim
+        head_dim = app.store.config.head_dim
         for press in range(6):
-            was_done = bool(app.sample_events) and app.sample_events[-1].done
-            before = 0 if was_done else len(app.sample_events)
+            was_done = bool(app.store.sampling.events) and app.store.sampling.events[-1].done
+            before = 0 if was_done else len(app.store.sampling.events)
             await pilot.press("n")
-            events = app.sample_events
+            events = app.store.sampling.events
             assert len(events) == before + 1, press
             weights = app.query_one(AttentionMap).view.weights
             # One row per position so far, each the Sampler's own TokenEvent attention.
-            for li in range(app.config.n_layer):
-                for h in range(app.config.n_head):
+            for li in range(app.store.config.n_layer):
+                for h in range(app.store.config.n_head):
                     assert weights[li][h] == tuple(e.attention[li][h] for e in events)
             assert heatmap_rows(app) == [[round(w * 100) for w in e.attention[layer][head]]
                                          for e in events]
@@ -101,7 +101,7 @@ async def test_the_newest_kv_position_is_marked_while_sampling_only():
         assert marked_lines() == []  # a training step writes every position at once
         await pilot.press("n")
         assert marked_lines() == ["0"]
-        if not app.sample_events[-1].done:
+        if not app.store.sampling.events[-1].done:
             await pilot.press("n")
             assert marked_lines() == ["1"]
         await step_and_wait(pilot, app)
@@ -128,16 +128,16 @@ async def test_forcing_a_letter_shows_its_probability_rank_and_surprisal():
         await step_and_wait(pilot, app, times=3)
         await force(pilot, "h")
         assert not isinstance(app.screen, ForceTokenScreen)
-        event = app.sample_events[-1]
-        assert event.forced and event.token == app.tokenizer.encode("h")[0]
+        event = app.store.sampling.events[-1]
+        assert event.forced and event.token == app.store.tokenizer.encode("h")[0]
         assert event.position == 0 and event.text == "h"
         p, rank, bits = forced_stats(event)
         text = plain_text(app.query_one(SamplingView))
         assert f"P(h | ·) {p * 100:.1f}% · rank {rank}/9 · {bits:.2f} bits" in text
         assert "◀ forced" in text
         await pilot.press("n")  # drawn letters still say where they came from
-        assert not app.sample_events[-1].forced or app.sample_events[-1].done
-        if not app.sample_events[-1].done:
+        assert not app.store.sampling.events[-1].forced or app.store.sampling.events[-1].done
+        if not app.store.sampling.events[-1].done:
             assert "P(next |" in plain_text(app.query_one(SamplingView))
 
 
@@ -146,28 +146,28 @@ async def test_enter_forces_the_end_of_the_name():
     async with app.run_test(size=SIZE) as pilot:
         await force(pilot, "a")
         await force(pilot, "enter")
-        event = app.sample_events[-1]
-        assert event.forced and event.token == app.tokenizer.bos and event.done
+        event = app.store.sampling.events[-1]
+        assert event.forced and event.token == app.store.tokenizer.bos and event.done
         assert event.text == "a"
         text = plain_text(app.query_one(SamplingView))
         assert "done" in text and "P(· | ·a)" in text
         await force(pilot, "b")  # a finished sample: forcing starts a new one
-        assert [e.text for e in app.sample_events] == ["b"]
+        assert [e.text for e in app.store.sampling.events] == ["b"]
 
 
 async def test_a_letter_outside_the_vocabulary_is_refused_in_one_line():
     app = tiny_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("n")
-        events = app.sample_events
+        events = app.store.sampling.events
         await force(pilot, "z")
         await pilot.pause()
-        assert app.sample_events == events
+        assert app.store.sampling.events == events
         assert not isinstance(app.screen, ForceTokenScreen)
         notices = [n.message for n in app._notifications]
         assert notices == ["'z' is not in the vocabulary (abcdefgh): nothing forced."]
         await force(pilot, "escape")  # cancelling forces nothing either
-        assert app.sample_events == events
+        assert app.store.sampling.events == events
         assert not isinstance(app.screen, ForceTokenScreen)
 
 
@@ -181,14 +181,14 @@ async def test_x_compares_the_model_with_and_without_the_selected_head():
         assert isinstance(screen, AblationScreen)
         await wait_for(pilot, lambda: screen.comparison is not None)
         comparison = screen.comparison
-        weights, tokenizer, config = app.training.weights, app.tokenizer, app.config
+        weights, tokenizer, config = app.store.weights, app.store.tokenizer, app.store.config
         assert comparison.ablate == {(0, 1)}
-        assert comparison.loss == mean_loss(app.probe, weights, tokenizer, config)
-        assert comparison.ablated_loss == mean_loss(app.probe, weights, tokenizer, config,
+        assert comparison.loss == mean_loss(app.store.probe_set, weights, tokenizer, config)
+        assert comparison.ablated_loss == mean_loss(app.store.probe_set, weights, tokenizer, config,
                                                     {(0, 1)})
         assert comparison.ablated_loss != comparison.loss
         assert comparison.ablated_samples == draw_samples(
-            weights, tokenizer, config, temperature=app.temperature, ablate={(0, 1)})
+            weights, tokenizer, config, temperature=app.store.sampling.temperature, ablate={(0, 1)})
         text = body_text(screen)
         assert f"{comparison.loss:.4f}" in text and f"{comparison.ablated_loss:.4f}" in text
         assert "L1 H2 zeroed" in text and "Weights after step 5" in text
@@ -249,7 +249,7 @@ def measured(monkeypatch):
 async def ablation_opened(pilot, measured):
     """The ablation screen, just opened with no forward pass counted yet."""
     # The training thread measures the filmstrip's first frame at start, with the same forward.
-    await wait_for(pilot, lambda: pilot.app.probes)
+    await wait_for(pilot, lambda: pilot.app.store.probes)
     measured.passes.clear()
     # Not pilot.press("x"): a press waits until the process is idle, up to 2 s.
     pilot.app.action_ablate_head()
@@ -267,7 +267,8 @@ async def test_closing_the_ablation_screen_cancels_its_measurement(measured):
         await wait_for(pilot, lambda: measured.endings)
         assert worker.state is WorkerState.CANCELLED
         assert measured.endings == ["cancelled"]
-        assert len(measured.passes) < len(app.probe)  # within the first of the two loss loops
+        # Within the first of the two loss loops:
+        assert len(measured.passes) < len(app.store.probe_set)
         assert len(app.screen_stack) == 1
         assert screen.comparison is None and not app._notifications
         assert "Measuring" in str(body.content)  # neither a result nor an error was shown
@@ -297,9 +298,9 @@ async def test_ablation_on_diverged_weights_says_why_instead_of_crashing():
     app = tiny_app()
     async with app.run_test(size=SIZE) as pilot:
         # Huge output weights make some probability exactly 0, and log(0) fails.
-        app.training.weights = MappingProxyType({
+        app.store.weights = MappingProxyType({
             name: tuple(tuple(w * 1e6 for w in row) for row in matrix) if name == "lm_head"
-            else matrix for name, matrix in app.training.weights.items()})
+            else matrix for name, matrix in app.store.weights.items()})
         await pilot.press("x")
         screen = app.screen
         await wait_for(pilot, lambda: "Could not measure" in body_text(screen))
@@ -312,12 +313,12 @@ async def test_ablation_while_training_runs_uses_the_newest_snapshot():
     app = tiny_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("space")
-        await wait_for(pilot, lambda: app.running and len(app.loss_history) >= 3)
+        await wait_for(pilot, lambda: app.store.running and len(app.store.loss_history) >= 3)
         await pilot.press("x")
         screen = app.screen
         await wait_for(pilot, lambda: screen.comparison is not None)
         assert "The newest weights (training is running)" in body_text(screen)
-        steps = len(app.loss_history)
-        await wait_for(pilot, lambda: len(app.loss_history) > steps)  # training went on
+        steps = len(app.store.loss_history)
+        await wait_for(pilot, lambda: len(app.store.loss_history) > steps)  # training went on
         await pilot.press("escape", "space")
-        await wait_for(pilot, lambda: not app.running)
+        await wait_for(pilot, lambda: not app.store.running)

@@ -48,9 +48,9 @@ def test_step_in_stages_mid_forward(snap_compare):
     async def run_before(pilot):
         app = pilot.app
         for _ in range(5):  # forward through positions 0-4 of 'yuheng' (7 positions)
-            before = app.stage
+            before = app.store.stage
             await pilot.press("S")
-            await wait_for(pilot, lambda before=before: app.stage is not before)
+            await wait_for(pilot, lambda before=before: app.store.stage is not before)
 
     assert snap_compare(default_app(), terminal_size=(80, 24), run_before=run_before)
 
@@ -119,12 +119,11 @@ def test_embedding_map(snap_compare):
 
 
 def test_probe_filmstrip(snap_compare):
-    app = default_app()
-    app.training.probe_every = 1
+    app = default_app(probe_every=1)
 
     async def run_before(pilot):
         await step_and_wait(pilot, app, times=2)
-        await wait_for(pilot, lambda: len(app.probes) == 3)
+        await wait_for(pilot, lambda: len(app.store.probes) == 3)
         await pilot.press("p")
 
     assert snap_compare(app, terminal_size=SMALLEST, run_before=run_before)

@@ -7,14 +7,14 @@ from rich.console import Console
 
 from engine import Trainer
 from engine.checkpoint import load_checkpoint
-from microgpt_tui.messages import Rewound, StageTaken, Stepped
+from microgpt_tui.messages import Event
 from microgpt_tui.screens.help import HelpScreen
 from microgpt_tui.screens.stages import StagesScreen
 from microgpt_tui.training import (
     HISTORY_LENGTH,
     Command,
+    FollowOptimizer,
     SaveCheckpoint,
-    SnapshotOptimizer,
     TrainingLoop,
 )
 from microgpt_tui.widgets.kv_cache import KVCacheTable
@@ -27,10 +27,10 @@ SIZE = (120, 34)
 
 
 async def stage_and_wait(pilot, app):
-    before = app.stage
+    before = app.store.stage
     await pilot.press("S")
-    await wait_for(pilot, lambda: app.stage is not before)
-    return app.stage
+    await wait_for(pilot, lambda: app.store.stage is not before)
+    return app.store.stage
 
 
 def cells(table, row):
@@ -70,7 +70,7 @@ async def test_S_walks_one_step_stage_by_stage_with_the_real_numbers():
             if pos + 1 < stage.n_positions:
                 assert cells(positions, pos + 1)[3] == "·"
             assert all(cells(matrices, row)[2] == "·" for row in range(matrices.row_count))
-        assert app.loss_history == []  # nothing applied yet
+        assert app.store.loss_history == []  # nothing applied yet
 
         backward = await stage_and_wait(pilot, app)
         assert backward.kind == "backward"
@@ -83,8 +83,8 @@ async def test_S_walks_one_step_stage_by_stage_with_the_real_numbers():
         assert update.kind == "update"
         assert [cells(matrices, row)[3] for row in range(matrices.row_count)] == [
             f"{norm:.4f}" for _, norm in update.update_norms]
-        await wait_for(pilot, lambda: len(app.loss_history) == 1)
-        assert app.loss_history == reference_losses(1)  # exactly step()'s loss
+        await wait_for(pilot, lambda: len(app.store.loss_history) == 1)
+        assert app.store.loss_history == reference_losses(1)  # exactly step()'s loss
         assert f"learning rate {update.lr:.6f}" in plain_text(
             app.screen.query_one("#stage-banner"))
 
@@ -102,9 +102,10 @@ async def test_s_finishes_a_half_walked_step_and_escape_goes_back():
         stage = await stage_and_wait(pilot, app)  # back on the screen, where it left off
         assert isinstance(app.screen, StagesScreen) and stage.number == 3
         await pilot.press("s")
-        await wait_for(pilot, lambda: len(app.loss_history) == 1 and app.stage.kind == "update")
+        await wait_for(pilot, lambda: len(app.store.loss_history) == 1
+                       and app.store.stage.kind == "update")
         await step_and_wait(pilot, app)
-        assert app.loss_history == reference_losses(2)
+        assert app.store.loss_history == reference_losses(2)
         assert "step 2/100000" in plain_text(app.query_one(LossPlot))
 
 
@@ -112,7 +113,7 @@ async def test_S_while_training_runs_asks_for_a_pause():
     app = tiny_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("space")
-        await wait_for(pilot, lambda: app.running)
+        await wait_for(pilot, lambda: app.store.running)
         await pilot.press("S")
         assert not isinstance(app.screen, StagesScreen)
         assert any("space pauses it" in message for message in notices(app))
@@ -123,23 +124,23 @@ async def test_u_undoes_steps_and_redoing_repeats_the_losses_bit_for_bit():
     app = tiny_app()
     async with app.run_test(size=SIZE) as pilot:
         await step_and_wait(pilot, app, times=3)
-        losses = list(app.loss_history)
+        losses = list(app.store.loss_history)
         await pilot.press("u")
-        await wait_for(pilot, lambda: len(app.loss_history) == 2)
+        await wait_for(pilot, lambda: len(app.store.loss_history) == 2)
         assert app.training.trainer.step_count == 2
-        weights_after_two = app.training.weights
+        weights_after_two = app.store.weights
         plot = app.query_one(LossPlot)
         assert plot.losses == tuple(losses[:2])
         assert "step 2/100000" in plain_text(plot)
-        assert app.last_result.step == 2
+        assert app.store.last_result.step == 2
         assert "step 2" in app.query_one(KVCacheTable).view.source
         await pilot.press("u")
-        await wait_for(pilot, lambda: len(app.loss_history) == 1)
+        await wait_for(pilot, lambda: len(app.store.loss_history) == 1)
         await step_and_wait(pilot, app, times=2)
-        assert app.loss_history == losses
+        assert app.store.loss_history == losses
         await pilot.press("u")
-        await wait_for(pilot, lambda: len(app.loss_history) == 2)
-        assert dict(app.training.weights) == dict(weights_after_two)
+        await wait_for(pilot, lambda: len(app.store.loss_history) == 2)
+        assert dict(app.store.weights) == dict(weights_after_two)
         assert app.training.trainer.export_state() == _state_after(2)
 
 
@@ -161,7 +162,7 @@ async def test_u_with_nothing_to_undo_says_so():
         await wait_for(pilot, lambda: any("Nothing more to undo" in m for m in notices(app)))
         await step_and_wait(pilot, app)
         await pilot.press("u")
-        await wait_for(pilot, lambda: app.loss_history == [])
+        await wait_for(pilot, lambda: app.store.loss_history == [])
         await pilot.press("u")
         await wait_for(pilot, lambda: sum("Nothing more to undo" in m for m in notices(app)) == 2)
         assert app.training.trainer.step_count == 0
@@ -174,17 +175,17 @@ async def test_u_drops_a_half_walked_step_and_undoes_a_staged_one():
         await stage_and_wait(pilot, app)
         await stage_and_wait(pilot, app)
         await pilot.press("u")
-        await wait_for(pilot, lambda: app.stage is None)
+        await wait_for(pilot, lambda: app.store.stage is None)
         assert any("Dropped step 1" in message for message in notices(app))
         assert app.training.trainer.staged is None
         assert app.training.trainer.step_count == 0
         assert "S runs the next stage" in plain_text(app.screen.query_one("#stage-banner"))
-        while app.stage is None or app.stage.kind != "update":
+        while app.store.stage is None or app.store.stage.kind != "update":
             await stage_and_wait(pilot, app)
-        await wait_for(pilot, lambda: len(app.loss_history) == 1)
-        assert app.loss_history == reference_losses(1)
+        await wait_for(pilot, lambda: len(app.store.loss_history) == 1)
+        assert app.store.loss_history == reference_losses(1)
         await pilot.press("u")
-        await wait_for(pilot, lambda: app.loss_history == [])
+        await wait_for(pilot, lambda: app.store.loss_history == [])
         assert app.training.trainer.export_state() == Trainer(TINY, TINY_DOCS).export_state()
 
 
@@ -216,12 +217,13 @@ def test_the_worker_keeps_the_last_50_steps_and_no_more():
     loop = TrainingLoop(Trainer(TINY, TINY_DOCS), posted.append)
     total = HISTORY_LENGTH + 5
     run_loop(loop, [Command.STEP] * total + [Command.UNDO] * (HISTORY_LENGTH + 1))
-    rewound = [m for m in posted if isinstance(m, Rewound)]
-    assert [m.undone for m in rewound] == [True] * HISTORY_LENGTH + [False]
-    assert [m.step for m in rewound[:3]] == [total - 1, total - 2, total - 3]
-    assert rewound[-1].step == loop.trainer.step_count == total - HISTORY_LENGTH
+    undos = [m.snapshot for m in posted
+             if m.snapshot.event in (Event.UNDONE, Event.NOTHING_TO_UNDO)]
+    assert [s.event for s in undos] == [Event.UNDONE] * HISTORY_LENGTH + [Event.NOTHING_TO_UNDO]
+    assert [s.step for s in undos[:3]] == [total - 1, total - 2, total - 3]
+    assert undos[-1].step == loop.trainer.step_count == total - HISTORY_LENGTH
     # Each undo hands back the record of the step now newest.
-    assert all(m.result.step == m.step for m in rewound)
+    assert all(s.result.step == s.step for s in undos)
     assert loop.trainer.export_state() == _state_after(total - HISTORY_LENGTH)
 
 
@@ -229,9 +231,9 @@ def test_a_staged_step_through_the_worker_is_the_plain_step():
     posted = []
     loop = TrainingLoop(Trainer(TINY, TINY_DOCS), posted.append)
     run_loop(loop, [Command.STAGE] * 3 + [Command.STEP, Command.STEP])
-    stages = [m.stage for m in posted if isinstance(m, StageTaken)]
+    stages = [m.snapshot.stage for m in posted if m.snapshot.stage]
     assert [s.kind for s in stages] == ["forward"] * 3 + ["update"]  # s posts the last stage
-    losses = [loss for m in posted if isinstance(m, Stepped) for loss in m.losses]
+    losses = [loss for m in posted for loss in m.snapshot.new_losses]
     assert losses == reference_losses(2)
 
 
@@ -246,25 +248,28 @@ def test_a_checkpoint_saved_after_an_undo_holds_only_the_steps_kept(tmp_path):
 
 def test_undo_gives_the_optimizer_view_back_the_step_undone_to():
     """Its gradients included; dropping a staged step that got to backward changes nothing."""
-    posted, snapshots = [], []
-    ask = SnapshotOptimizer(lambda message: snapshots.append(message.snapshot))
+    posted = []
     third_name = Trainer(TINY, TINY_DOCS).docs[2]
     forward_stages = min(TINY.block_size, len(third_name) + 1)
     loop = TrainingLoop(Trainer(TINY, TINY_DOCS), posted.append)
     run_loop(loop, [Command.STEP, Command.STEP, *[Command.STAGE] * (forward_stages + 1),
-                    Command.UNDO, ask, Command.UNDO, ask, Command.UNDO, ask])
-    assert [m.stage.kind for m in posted if isinstance(m, StageTaken)][-1] == "backward"
+                    FollowOptimizer(True), Command.UNDO, Command.UNDO, Command.UNDO])
+    assert [m.snapshot.stage.kind for m in posted if m.snapshot.stage][-1] == "backward"
+    undos = [m.snapshot for m in posted if m.snapshot.event is not None]
+    assert [s.event for s in undos] == [Event.DROPPED_STAGE, Event.UNDONE, Event.UNDONE]
     # As right after steps 2 and 1, with their gradients; none at step 0 (the view says so).
-    assert snapshots == [_trained(steps).optimizer_snapshot() for steps in (2, 1, 0)]
+    assert [s.optimizer for s in undos] == [_trained(steps).optimizer_snapshot()
+                                            for steps in (2, 1, 0)]
 
 
 def test_undo_back_to_a_loaded_checkpoint_has_no_gradients_as_at_its_loading(tmp_path):
     path = tmp_path / "run.json"
     run_loop(TrainingLoop(Trainer(TINY, TINY_DOCS), lambda message: None),
              [Command.STEP, Command.STEP, SaveCheckpoint(str(path))])
-    snapshots = []
-    ask = SnapshotOptimizer(lambda message: snapshots.append(message.snapshot))
+    posted = []
     trainer, losses = load_checkpoint(path, TINY_DOCS)
-    loop = TrainingLoop(trainer, lambda message: None, losses)
-    run_loop(loop, [ask, Command.STEP, Command.UNDO, ask])
-    assert snapshots[0].grads is None and snapshots[1] == snapshots[0]
+    loop = TrainingLoop(trainer, posted.append, losses)
+    run_loop(loop, [FollowOptimizer(True), Command.STEP, Command.UNDO])
+    followed, undone = posted[1].snapshot.optimizer, posted[-1].snapshot
+    assert followed.step == 2 and followed.grads is None
+    assert undone.event is Event.UNDONE and undone.optimizer == followed

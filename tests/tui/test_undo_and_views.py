@@ -31,9 +31,9 @@ def shown(app, selector):
 
 
 async def undo_and_wait(pilot, app):
-    before = len(app.loss_history)
+    before = len(app.store.loss_history)
     await pilot.press("u")
-    await wait_for(pilot, lambda: len(app.loss_history) == before - 1)
+    await wait_for(pilot, lambda: len(app.store.loss_history) == before - 1)
 
 
 def stack_types(app):
@@ -59,7 +59,7 @@ async def test_optimizer_view_shows_the_step_undone_to():
         await wait_for(pilot, lambda: screen.snapshot.step == 1)
         assert "after step 1" in str(screen.query_one("#optimizer-info").render())
         weights = screen.query_one("#weights", MatrixMap).matrix
-        assert weights == app.training.weights["wte"] and weights != after_two
+        assert weights == app.store.weights["wte"] and weights != after_two
         # Step 1's gradients are back, drawn as right after step 1, and so is all the rest.
         assert screen.snapshot.grads == after_one.grads
         assert screen.snapshot == after_one
@@ -75,7 +75,7 @@ async def test_gradient_check_rechecks_the_step_undone_to():
     app = tiny_app()
     async with app.run_test(size=SIZE) as pilot:
         await step_and_wait(pilot, app)
-        first_doc = app.last_result.doc
+        first_doc = app.store.last_result.doc
         await step_and_wait(pilot, app)
         await pilot.press("g")
         screen = app.screen
@@ -84,8 +84,8 @@ async def test_gradient_check_rechecks_the_step_undone_to():
         await wait_for(pilot, lambda: "name of step 1)" in shown(app, "#gradcheck-source")
                        and not screen.busy)
         assert shown(app, "#gradcheck-source").startswith(f"{first_doc!r} (the name of step 1)")
-        assert screen.checks == check_gradients(app.training.weights, app.last_result.tokens,
-                                                app.config, seed=app.config.seed)
+        assert screen.checks == check_gradients(app.store.weights, app.store.last_result.tokens,
+                                                app.store.config, seed=app.store.config.seed)
 
 
 async def test_s_g_u_p_says_to_take_a_step_instead_of_crashing():
@@ -97,7 +97,7 @@ async def test_s_g_u_p_says_to_take_a_step_instead_of_crashing():
         await pilot.press("g", "u", "p")
         screen = app.screen
         assert isinstance(screen, GradientCheckScreen)
-        await wait_for(pilot, lambda: app.last_result is None and not screen.busy
+        await wait_for(pilot, lambda: app.store.last_result is None and not screen.busy
                        and "take a step first" in shown(app, "#gradcheck-source"))
         assert screen.checks == () and shown(app, "#gradcheck-verdict").strip() == ""
         # With no check running, u and p meet no step at once: the same note, no crash.
@@ -122,11 +122,10 @@ async def test_s_g_u_p_with_each_key_served_before_the_next():
 
 
 async def test_filmstrip_drops_undone_frames_and_redo_adds_them_once():
-    app = tiny_app()
-    app.training.probe_every = 1
+    app = tiny_app(probe_every=1)
     async with app.run_test(size=SIZE) as pilot:
         await step_and_wait(pilot, app, times=2)
-        await wait_for(pilot, lambda: len(app.probes) == 3)
+        await wait_for(pilot, lambda: len(app.store.probes) == 3)
         await pilot.press("p")
         table = app.screen.query_one(DataTable)
 
@@ -135,21 +134,21 @@ async def test_filmstrip_drops_undone_frames_and_redo_adds_them_once():
                     for i in range(table.row_count)]
 
         def expected():
-            return [(str(record.step), f"{record.loss:.4f}") for record in app.probes]
+            return [(str(record.step), f"{record.loss:.4f}") for record in app.store.probes]
 
         assert [step for step, _ in rows()] == ["0", "1", "2"]
         await undo_and_wait(pilot, app)
         await wait_for(pilot, lambda: table.row_count == 2)
-        assert rows() == expected() and [record.step for record in app.probes] == [0, 1]
+        assert rows() == expected() and [record.step for record in app.store.probes] == [0, 1]
         await step_and_wait(pilot, app)
-        await wait_for(pilot, lambda: len(app.probes) == 3)
+        await wait_for(pilot, lambda: len(app.store.probes) == 3)
         await pilot.pause()
         assert [step for step, _ in rows()] == ["0", "1", "2"] and rows() == expected()
         assert table.cursor_row == 2  # still following the newest frame
         await undo_and_wait(pilot, app)
         await undo_and_wait(pilot, app)
         await wait_for(pilot, lambda: table.row_count == 1)
-        assert rows() == expected() and app.probes[0].step == 0
+        assert rows() == expected() and app.store.probes[0].step == 0
 
 
 # One view at a time ---------------------------------------------------------------------------
@@ -180,9 +179,9 @@ async def test_f_over_a_view_closes_it_so_the_forced_letter_shows_on_the_panes()
         await pilot.press("o", "f")
         await wait_for(pilot, lambda: stack_types(app) == [ForceTokenScreen])
         await pilot.press("a")
-        await wait_for(pilot, lambda: app.sample_events)
+        await wait_for(pilot, lambda: app.store.sampling.events)
         assert len(app.screen_stack) == 1
-        assert app.sample_events[-1].forced and app.sample_events[-1].text == "a"
+        assert app.store.sampling.events[-1].forced and app.store.sampling.events[-1].text == "a"
 
 
 async def test_m_o_m_o_p_G_then_one_escape():
@@ -198,16 +197,16 @@ async def test_S_from_a_view_returns_to_the_one_stages_screen():
     app = tiny_app()
     async with app.run_test(size=(120, 34)) as pilot:
         await pilot.press("S")
-        await wait_for(pilot, lambda: app.stage is not None)
+        await wait_for(pilot, lambda: app.store.stage is not None)
         stages = app.screen
         assert isinstance(stages, StagesScreen)
         await pilot.press("S")  # on the stages screen: the same screen, the next stage
-        await wait_for(pilot, lambda: app.stage.number == 2)
+        await wait_for(pilot, lambda: app.store.stage.number == 2)
         assert app.screen is stages
         await pilot.press("o")
         assert stack_types(app) == [OptimizerScreen]
         await pilot.press("S")
-        await wait_for(pilot, lambda: app.stage.number == 3)
+        await wait_for(pilot, lambda: app.store.stage.number == 3)
         assert stack_types(app) == [StagesScreen]
         # A new stages screen, drawn from where the step stands.
         assert "stage 3/" in shown(app, "#stage-banner")

@@ -64,14 +64,14 @@ async def test_graph_view_counts_the_last_trained_names_graph():
     app = tiny_app()
     async with app.run_test(size=SIZE) as pilot:
         await step_and_wait(pilot, app, times=3)
-        weights, result = app.training.weights, app.last_result
+        weights, result = app.store.weights, app.store.last_result
         screen = await open_graph(pilot, app)
         summary = shown(app, "#graph-summary")
         # The loss on the newest weights, by the float forward pass (no graph at all).
-        float_loss = forward_document(result.tokens, weights, app.config, FLOAT_OPS).loss
+        float_loss = forward_document(result.tokens, weights, app.store.config, FLOAT_OPS).loss
         assert f"loss {float_loss:.4f} on the newest weights" in summary
         assert f"its training step saw {result.loss:.4f}" in summary
-        loss, _, names = document_graph(weights, result.tokens, app.config)
+        loss, _, names = document_graph(weights, result.tokens, app.store.config)
         stats = graph_stats(loss, names)
         assert f"{stats.nodes:,} nodes, {stats.edges:,} edges, depth {stats.depth:,}" in summary
         for op, count in stats.nodes_by_op:
@@ -94,7 +94,7 @@ async def test_walker_shows_the_chain_rule_with_the_real_numbers():
         table = screen.query_one(DataTable)
         assert screen.path == [loss]
         assert table.row_count == 2  # loss = (1/n) * (sum of the position losses)
-        n = app.last_result.n_positions
+        n = app.store.last_result.n_positions
         total, constant = loss._children
         assert constant.data == loss._local_grads[0] == 1 / n
         # d loss / d sum = 1/n: backward's number, and the chain rule line says how it got it.
@@ -156,8 +156,9 @@ async def test_gradient_check_shows_backward_beside_finite_differences():
     async with app.run_test(size=SIZE) as pilot:
         await step_and_wait(pilot, app, times=2)
         screen = await open_gradient_check(pilot, app)
-        expected = check_gradients(app.training.weights, app.last_result.tokens, app.config,
-                                   seed=app.config.seed)
+        store = app.store
+        expected = check_gradients(store.weights, store.last_result.tokens, store.config,
+                                   seed=store.config.seed)
         assert screen.checks == expected
         table = shown(app, "#gradcheck-table")
         for check in expected:
@@ -169,7 +170,8 @@ async def test_gradient_check_shows_backward_beside_finite_differences():
                 assert f"{check.relative_error:.1e}" in line
         assert all(check.agrees for check in expected)
         assert "10 of 10 agree" in shown(app, "#gradcheck-verdict")
-        assert f"{app.last_result.doc!r} (the name of step 2)" in shown(app, "#gradcheck-source")
+        doc = app.store.last_result.doc
+        assert f"{doc!r} (the name of step 2)" in shown(app, "#gradcheck-source")
 
 
 async def test_gradient_check_follows_training_and_p_picks_other_weights():
@@ -180,12 +182,12 @@ async def test_gradient_check_follows_training_and_p_picks_other_weights():
         first = screen.checks
         await step_and_wait(pilot, app)  # s still trains on this screen
         await wait_for(pilot, lambda: "name of step 2" in shown(app, "#gradcheck-source"))
-        assert screen.checks == check_gradients(app.training.weights, app.last_result.tokens,
-                                                app.config, seed=app.config.seed)
+        assert screen.checks == check_gradients(app.store.weights, app.store.last_result.tokens,
+                                                app.store.config, seed=app.store.config.seed)
         assert [c.label for c in screen.checks] == [c.label for c in first]
         assert [c.backward for c in screen.checks] != [c.backward for c in first]
         await pilot.press("p")
-        await wait_for(pilot, lambda: screen.seed == app.config.seed + 1
+        await wait_for(pilot, lambda: screen.seed == app.store.config.seed + 1
                        and f"seed {screen.seed}" in shown(app, "#gradcheck-source"))
         assert [c.label for c in screen.checks] != [c.label for c in first]
 
@@ -196,11 +198,11 @@ async def test_gradient_check_keeps_up_while_training_runs():
         await step_and_wait(pilot, app)
         screen = await open_gradient_check(pilot, app)
         await pilot.press("space")
-        await wait_for(pilot, lambda: len(app.loss_history) >= 30
+        await wait_for(pilot, lambda: len(app.store.loss_history) >= 30
                        and "name of step 1)" not in shown(app, "#gradcheck-source"))
         await pilot.press("space")
-        await wait_for(pilot, lambda: not app.running)
-        final_step = app.last_result.step
+        await wait_for(pilot, lambda: not app.store.running)
+        final_step = app.store.last_result.step
         await wait_for(pilot, lambda: not screen.busy
                        and f"name of step {final_step})" in shown(app, "#gradcheck-source"))
         assert all(check.agrees for check in screen.checks)
@@ -274,17 +276,17 @@ async def test_continuous_training_checks_every_known_step():
     app = default_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("space")
-        await wait_for(pilot, lambda: len(app.loss_history) >= 10)
+        await wait_for(pilot, lambda: len(app.store.loss_history) >= 10)
         await pilot.press("space")
-        await wait_for(pilot, lambda: not app.running)
-        assert app.parity.matched == set(REFERENCE_LOSSES)
+        await wait_for(pilot, lambda: not app.store.running)
+        assert app.store.parity.matched == set(REFERENCE_LOSSES)
         assert "reference-exact" in header_text(app)
 
 
 async def test_a_run_that_differs_from_the_expectation_is_diverged():
     app = default_app()
     # A made-up expectation the real run cannot meet at step 2.
-    app.parity = ParityCheck({1: REFERENCE_LOSSES[1], 2: 3.0})
+    app.store.parity = ParityCheck({1: REFERENCE_LOSSES[1], 2: 3.0})
     async with app.run_test(size=SIZE) as pilot:
         await step_and_wait(pilot, app)
         assert "reference-exact" in header_text(app)
@@ -296,5 +298,5 @@ async def test_other_configs_show_no_badge():
     app = tiny_app()
     async with app.run_test(size=SIZE) as pilot:
         await step_and_wait(pilot, app, times=10)
-        assert app.parity is None
+        assert app.store.parity is None
         assert header_text(app).endswith("tiny.txt · 10 docs")

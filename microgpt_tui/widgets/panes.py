@@ -1,0 +1,114 @@
+"""The main screen's four panes, drawn from the run store."""
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, ScrollableContainer, Vertical, VerticalScroll
+from textual.reactive import reactive
+
+from ..run import Change
+from ..views import (
+    attention_from_sample,
+    attention_from_step,
+    kv_cache_from_sample,
+    kv_cache_from_step,
+)
+from .attention import AttentionMap
+from .kv_cache import KVCacheTable
+from .loss import LossPlot
+from .sampling import SamplingView
+
+# The changes that can alter what the attention and KV panes show.
+SHOWN_RUN = frozenset({Change.STEPS, Change.SAMPLE})
+
+
+class Panes(Horizontal):
+    """Loss and attention on the left, sampling and the KV cache on the right. The app binds
+    the selected layer and head (and all_heads) down; everything else comes from the store."""
+
+    # Not `layer`: a widget's `layer` is its CSS layer.
+    shown_layer = reactive(0)
+    shown_head = reactive(0)
+    all_heads = reactive(False)
+
+    def __init__(self, store, **kwargs):
+        super().__init__(**kwargs)
+        self.store = store
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="left"):
+            with Vertical(id="loss", classes="pane"):
+                yield LossPlot(id="loss-plot")
+            with VerticalScroll(id="attention", classes="pane"):
+                yield AttentionMap(id="attention-map").data_bind(
+                    Panes.all_heads, layer=Panes.shown_layer, head=Panes.shown_head)
+        with Vertical(id="right"):
+            with VerticalScroll(id="sampling", classes="pane"):
+                yield SamplingView(self.store.tokenizer, id="sampling-view").data_bind(
+                    layer=Panes.shown_layer, head=Panes.shown_head)
+            with ScrollableContainer(id="kv-cache", classes="pane"):
+                yield KVCacheTable(id="kv-table").data_bind(
+                    layer=Panes.shown_layer, head=Panes.shown_head)
+
+    def on_mount(self):
+        plot = self.query_one(LossPlot)
+        plot.num_steps = self.store.config.num_steps
+        plot.vocab_size = self.store.tokenizer.vocab_size
+        self.store.changed.subscribe(self, self.show)
+        self.show(frozenset(Change))
+
+    def show(self, changes):
+        store = self.store
+        plot = self.query_one(LossPlot)
+        if Change.STEPS in changes:
+            plot.lr = store.lr
+            plot.losses = tuple(store.loss_history)
+        if Change.BIGRAM in changes:
+            plot.bigram_progress, plot.bigram = store.bigram_progress, store.bigram
+        if changes & SHOWN_RUN:
+            if store.showing_training:
+                self.show_step(store.last_result)
+            elif Change.SAMPLE in changes:
+                self.show_sample(store.sampling.events)
+        if changes & {Change.STATE, Change.SAMPLE}:
+            self.update_titles()
+
+    def show_step(self, result):
+        """The panes for `result`, or empty ones (None: no step, or rewound past the first)."""
+        tokenizer = self.store.tokenizer
+        self.query_one(AttentionMap).view = result and attention_from_step(result, tokenizer)
+        self.query_one(KVCacheTable).view = result and kv_cache_from_step(result, tokenizer)
+        pane = self.query_one("#kv-cache")
+        if pane.border_subtitle:  # setting it, even to "", repaints the whole pane
+            pane.border_subtitle = ""
+
+    def show_sample(self, events):
+        self.query_one(SamplingView).events = events
+        if events:
+            tokenizer = self.store.tokenizer
+            self.query_one(AttentionMap).view = attention_from_sample(events, tokenizer)
+            self.query_one(KVCacheTable).view = kv_cache_from_sample(events, tokenizer)
+            pane = self.query_one("#kv-cache")
+            pane.border_subtitle = "inference · +1 position per token"
+            # While sampling, the newest row is the news: keep it in sight.
+            pane.scroll_end(animate=False)
+
+    def update_titles(self):
+        config = self.store.config
+        layer, head = self.shown_layer, self.shown_head
+        where = f"layer {layer + 1}/{config.n_layer}"
+        heads = "all heads" if self.all_heads else f"head {head + 1}/{config.n_head}"
+        running = " · running" if self.store.running else ""
+        self.query_one("#loss").border_title = f"Loss{running}"
+        self.query_one("#attention").border_title = f"Attention · {where} · {heads}"
+        self.query_one("#kv-cache").border_title = (
+            f"KV cache · {where} · head {head + 1}/{config.n_head}")
+        self.query_one("#sampling").border_title = (
+            f"Sampling · temperature {self.store.sampling.temperature:.1f}")
+
+    def watch_shown_layer(self):
+        self.update_titles()
+
+    def watch_shown_head(self):
+        self.update_titles()
+
+    def watch_all_heads(self):
+        self.update_titles()
