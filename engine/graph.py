@@ -72,7 +72,7 @@ def document_graph(weights, tokens, config, ops=GRAPH_OPS):
     `weights`, after backward: (loss node, leaf matrices, leaf names)."""
     params, names = leaf_params(weights)
     loss = forward_document(tokens, params, config, ops).loss
-    loss.backward()
+    ops.backward(loss)
     return loss, params, names
 
 
