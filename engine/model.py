@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import reduce
-from operator import add, attrgetter, mul
+from operator import add, attrgetter, methodcaller, mul
 
 from .value import Value
 
@@ -86,8 +86,10 @@ GRAPH_OPS = Ops(
     linear=rows_dot,
     total=left_sum,
     shifted_exp=graph_shifted_exp,
-    log=Value.log,
-    relu=Value.relu,
+    # Each node's own method, as `z.exp()` above: a Value subclass's nodes (engine.graph's
+    # labelled nodes) then make nodes of their own kind.
+    log=methodcaller("log"),
+    relu=methodcaller("relu"),
     data=attrgetter("data"),
     backward=Value.backward,
 )
