@@ -18,7 +18,6 @@ from .data import load_docs
 from .model import GRAPH_OPS, forward_document, gpt, softmax
 from .sampler import Sampler
 from .trainer import Trainer
-from .value import Value
 
 
 def recursive_backward(root):
@@ -40,13 +39,14 @@ def recursive_backward(root):
             child.grad += local_grad * node.grad
 
 
-def bare_step(trainer, backward=Value.backward):
+def bare_step(trainer, backward=None):
     """Forward, backward and Adam on the trainer's own state, without the StepResult that
-    `Trainer.step` also records for the TUI: the work a step of the reference does."""
+    `Trainer.step` also records for the TUI: the work a step of the reference does.
+    `backward(loss)` is the trainer's ops' own unless given."""
     tokens = trainer.tokenizer.document(trainer.next_document())
     with trainer.collector_paused():
         forward = forward_document(tokens, trainer.params, trainer.config, trainer.ops)
-        backward(forward.loss)
+        (backward or trainer.ops.backward)(forward.loss)
         trainer.adam.update(trainer.param_list, trainer.step_count)
         loss = forward.loss.data
         # Freed while the collector is off (as in Trainer.step): else its first run after it
@@ -66,7 +66,7 @@ PATHS = (
     ("reference design: per-op graph, recursive backward, GC on", REFERENCE, reference_step),
     ("per-op graph, Value.backward, GC on", REFERENCE, bare_step),
     ("per-op graph, Value.backward, GC paused", dict(ops=GRAPH_OPS), bare_step),
-    ("fused nodes, Value.backward, GC paused", {}, bare_step),
+    ("fused nodes, fused backward, GC paused", {}, bare_step),
     ("the same, plus the StepResult the TUI shows (Trainer.step)", {}, Trainer.step),
 )
 

@@ -1,11 +1,11 @@
 """The microgpt model as plain functions of explicit state.
 
-Every function takes the numbers it works on and an `Ops` that says how to combine them, so
-one model serves three purposes: `GRAPH_OPS` builds the reference autograd graph (one node per
-+ and *), `FUSED_OPS` (engine.fused) builds the same math with fewer, wider nodes, and
-`FLOAT_OPS` runs on plain floats for sampling, where no gradient is needed. Divisions are
-written `a * b ** -1` and sums run left to right from 0, so all three agree bit for bit with
-the reference microgpt.
+Every function takes the numbers it works on and an `Ops` that says how to combine them (and
+how backward runs through what they built), so one model serves three purposes: `GRAPH_OPS`
+builds the reference autograd graph (one node per + and *), `FUSED_OPS` (engine.fused) builds
+the same math with fewer, wider nodes, and `FLOAT_OPS` runs on plain floats for sampling,
+where no gradient is needed. Divisions are written `a * b ** -1` and sums run left to right
+from 0, so all three agree bit for bit with the reference microgpt.
 """
 
 import math
@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import reduce
-from operator import add, attrgetter, mul
+from operator import add, attrgetter, methodcaller, mul
 
 from .value import Value
 
@@ -69,6 +69,9 @@ class Ops:
     log: Callable
     relu: Callable
     data: Callable
+    # backward(loss) on a graph these ops built: fills in every grad and returns the number
+    # of operation nodes, as Value.backward does; None: these ops build no graph.
+    backward: Callable | None
     # per_pass(ops) returns `ops` made for one forward pass, in which the weights do not
     # change (fused nodes read each weight's number once per pass); None: these Ops serve
     # any pass as they are.
@@ -83,9 +86,12 @@ GRAPH_OPS = Ops(
     linear=rows_dot,
     total=left_sum,
     shifted_exp=graph_shifted_exp,
-    log=Value.log,
-    relu=Value.relu,
+    # Each node's own method, as `z.exp()` above: a Value subclass's nodes (engine.graph's
+    # labelled nodes) then make nodes of their own kind.
+    log=methodcaller("log"),
+    relu=methodcaller("relu"),
     data=attrgetter("data"),
+    backward=Value.backward,
 )
 FLOAT_OPS = Ops(
     dot=float_dot,
@@ -95,6 +101,7 @@ FLOAT_OPS = Ops(
     log=math.log,
     relu=float_relu,
     data=float,
+    backward=None,
 )
 
 

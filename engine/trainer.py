@@ -133,7 +133,7 @@ class Trainer:
         doc = self.next_document()
         tokens = self.tokenizer.document(doc)
         forward = forward_document(tokens, self.params, self.config, self.ops)
-        graph_size = forward.loss.backward()
+        graph_size = self.ops.backward(forward.loss)
         return self._update(doc, tokens, forward, graph_size)
 
     def _update(self, doc, tokens, forward, graph_size):
@@ -317,7 +317,7 @@ class StagedStep:
         positions = forward_positions(tokens, trainer.params, trainer.config, trainer.ops)
         for number, forward in enumerate(positions, 1):
             yield stage(FORWARD, number, forward)
-        graph_size = forward.loss.backward()
+        graph_size = trainer.ops.backward(forward.loss)
         backward = dict(kv_grads=kv_grads(forward.kv_cache),
                         grad_norms=trainer.grad_norms(grads(trainer.param_list)))
         yield stage(BACKWARD, n_stages - 1, forward, **backward)

@@ -1,8 +1,9 @@
 """One scalar in a computation graph, and the chain rule that runs back through it.
 
-Each node keeps the nodes it was computed from (`_children`) and, for each of them, the
-derivative of this node with respect to that child (`_local_grads`), worked out when the node is
-made. `backward()` then only has to multiply and add: grad(child) += local_grad * grad(node).
+As in micrograd and the reference microgpt, each operation makes a node that keeps the nodes
+it was computed from (`_children`) and, for each of them, the derivative of the new node with
+respect to that child (`_local_grads`), worked out by the operation itself. `backward()` then
+only has to multiply and add: grad(child) += local_grad * grad(node).
 """
 
 import math
@@ -10,15 +11,12 @@ import math
 
 class Value:
     __slots__ = ("_children", "_local_grads", "data", "grad")
-    # A fused node whose operation-node children are a list it shares with sibling nodes (a
-    # row of engine.fused.linear) keeps that list here; see topological_order.
-    shared_inputs = None
 
     def __init__(self, data, children=(), local_grads=()):
-        self.data = data
-        self.grad = 0.0
-        self._children = children
-        self._local_grads = local_grads
+        self.data = data  # the number, computed in the forward pass
+        self.grad = 0.0  # d(the node backward() ran from) / d(this node)
+        self._children = children  # the nodes this one was computed from
+        self._local_grads = local_grads  # d(this node) / d(each child)
 
     def __repr__(self):
         return f"Value(data={self.data!r}, grad={self.grad!r})"
@@ -50,8 +48,8 @@ class Value:
         out = math.tanh(self.data)
         return Value(out, (self,), (1 - out * out,))
 
-    # Subtraction and division are built from + * and ** so that every number comes out
-    # exactly as in the reference microgpt (a - b is a + (-b), a / b is a * b**-1).
+    # The rest are built from the operations above, so that every number comes out exactly as
+    # in the reference microgpt (a - b is a + (-b), a / b is a * b**-1).
     def __neg__(self):
         return self * -1
 
@@ -77,53 +75,34 @@ class Value:
         """Fill in `.grad` of every node this one depends on; return the number of operation
         nodes (leaves, i.e. parameters and constants, are not counted).
 
-        Grads accumulate (as in micrograd): zero the leaves' grads between steps. The graph
-        is ordered by an iterative depth-first walk, so a deep graph cannot hit Python's
-        recursion limit, and the order (hence every rounding) is the same as the reference's
-        recursive walk.
+        Grads accumulate, as in micrograd: zero the leaves' grads between steps.
         """
         topo = topological_order(self)
         self.grad = 1.0
         for node in reversed(topo):
-            grad = node.grad
-            if grad == 0:
-                continue  # nothing to pass on, e.g. behind a ReLU that was off
             for child, local_grad in zip(node._children, node._local_grads):
-                child.grad += local_grad * grad
+                child.grad += local_grad * node.grad
         return len(topo)
 
 
 def topological_order(root):
-    """Operation nodes reachable from `root`, each after all of its children (depth-first
-    post-order). Leaves are left out: they have nothing to pass their grad on to.
+    """The operation nodes `root` depends on, itself included, each after all of its children.
 
-    A node with `shared_inputs` has those and leaves as children, and so do its siblings (the
-    rows of one matrix-vector product all read the same vector). The first sibling entered
-    walks the list; any later one would find every entry already visited, because it cannot
-    be entered while the first is still walking (it would be its own descendant), so it is
-    done at once: the same order as walking, at a fraction of the cost.
+    The order of the reference's recursive depth-first walk (children in order, each node
+    after its last child), kept on an explicit stack so that a deep graph cannot hit Python's
+    recursion limit. Leaves are left out: they have no children to pass a grad on to.
     """
     topo = []
     visited = {root}
-    walked = set()  # ids of shared input lists already walked
-    path = [root]
-    pending = [iter(root._children)]
-    while pending:
-        for child in pending[-1]:
+    stack = [(root, iter(root._children))]
+    while stack:
+        node, children = stack[-1]
+        for child in children:
             if child._children and child not in visited:
                 visited.add(child)
-                children = child.shared_inputs
-                if children is None:
-                    children = child._children
-                elif id(children) in walked:
-                    topo.append(child)
-                    continue
-                else:
-                    walked.add(id(children))
-                path.append(child)
-                pending.append(iter(children))
+                stack.append((child, iter(child._children)))
                 break
         else:
-            pending.pop()
-            topo.append(path.pop())
+            stack.pop()
+            topo.append(node)
     return topo
