@@ -1,3 +1,4 @@
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -62,3 +63,26 @@ def test_bad_flags_give_one_line_and_exit_code_2(args):
     assert proc.returncode == 2
     assert len(proc.stderr.strip().splitlines()) == 1
     assert "Traceback" not in proc.stderr
+
+
+def limit_memory():
+    # Old code read /dev/zero until memory ran out: let it fail at 1 GB, not take the machine.
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+
+@pytest.mark.parametrize("special, message", [
+    ("FIFO", "is a named pipe (FIFO), not a regular file"),
+    ("/dev/zero", "is a character device, not a regular file"),
+])
+def test_a_dataset_that_is_not_a_regular_file_is_refused_at_once(tmp_path, special, message):
+    path = tmp_path / "names.fifo"
+    if special == "FIFO":
+        os.mkfifo(path)  # no one ever writes to it: reading it would wait forever
+    else:
+        path = Path(special)
+    proc = subprocess.run([sys.executable, "-m", "engine", "--data", str(path)],
+                          capture_output=True, text=True, timeout=60, preexec_fn=limit_memory)
+    assert proc.returncode == 2
+    assert proc.stderr == f"python -m engine: error: dataset {message}: {path}\n"
