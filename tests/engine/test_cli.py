@@ -86,3 +86,57 @@ def test_a_dataset_that_is_not_a_regular_file_is_refused_at_once(tmp_path, speci
                           capture_output=True, text=True, timeout=60, preexec_fn=limit_memory)
     assert proc.returncode == 2
     assert proc.stderr == f"python -m engine: error: dataset {message}: {path}\n"
+
+
+OUT_OF_RANGE = {
+    # flag and value: what the one-line error says after "argument FLAG: "
+    ("--temperature", "1e-310"): "must be a number from 0.1 to 2.0 in steps of 0.1, got '1e-310'",
+    ("--temperature", "1e308"): "must be a number from 0.1 to 2.0 in steps of 0.1, got '1e308'",
+    ("--temperature", "0.55"): "must be a number from 0.1 to 2.0 in steps of 0.1, got '0.55'",
+    ("--temperature", "nan"): "must be a number from 0.1 to 2.0 in steps of 0.1, got 'nan'",
+    ("--lr", "1e400"): "must be a finite number > 0, got '1e400'",
+    ("--lr", "-0.5"): "must be a finite number > 0, got '-0.5'",
+    ("--lr", "nan"): "must be a finite number > 0, got 'nan'",
+    ("--steps", "10000000000"): "must be a whole number from 1 to 1,000,000,000, got "
+                                "'10000000000'",
+    ("--steps", "inf"): "must be a whole number from 1 to 1,000,000,000, got 'inf'",
+    ("--seed", "-1"): "must be a whole number >= 0, got '-1'",
+    ("--n-embd", "nan"): "must be a whole number >= 1, got 'nan'",
+    ("--n-layer", "-3"): "must be a whole number >= 1, got '-3'",
+    ("--samples", "-2"): "must be a whole number >= 0, got '-2'",
+    # Over 4,300 digits, int() refuses; the value is shown cut short.
+    ("--block-size", "9" * 5000): "must be a whole number >= 1, got '9999999999999999",
+}
+
+
+def refusal(build_parser, flag, value, capsys):
+    with pytest.raises(SystemExit) as caught:
+        build_parser().parse_args([flag, value])
+    assert caught.value.code == 2
+    return capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flag, value", sorted(OUT_OF_RANGE))
+def test_an_out_of_range_number_is_refused_naming_its_flag(flag, value, capsys):
+    from engine.cli import build_parser
+
+    error = refusal(build_parser, flag, value, capsys)
+    assert error.startswith(f"python -m engine: error: argument {flag}: "
+                            f"{OUT_OF_RANGE[flag, value]}")
+    assert error.endswith(" (see --help)\n") and error.count("\n") == 1
+    assert len(error) < 200
+
+
+@pytest.mark.parametrize("sizes", [["--n-layer", "100000"],
+                                   ["--n-embd", "4000000", "--n-head", "4"]])
+def test_a_model_too_big_to_build_is_refused_before_it_is_built(tmp_path, sizes):
+    (tmp_path / "names.txt").write_text("anna\nbob\n")
+    # Old code went on to build it: 300 million weights, until memory ran out.
+    proc = subprocess.run([sys.executable, "-m", "engine", "--data",
+                           str(tmp_path / "names.txt"), *sizes],
+                          capture_output=True, text=True, timeout=60, preexec_fn=limit_memory)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("python -m engine: error: a model of n_layer ")
+    assert proc.stderr.endswith("parameters; microgpt-tui builds at most 5,000,000 (give a "
+                                "smaller --n-layer, --n-embd or --block-size)\n")
+    assert proc.stdout == ""
