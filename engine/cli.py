@@ -16,6 +16,7 @@ from .checkpoint import (
 )
 from .config import Config
 from .data import Tokenizer, default_dataset_path, load_docs
+from .files import Terminated, signals_raise
 from .limits import (
     MAX_PARAMS,
     MAX_STEPS,
@@ -195,7 +196,15 @@ def checked_step(trainer):
 
 
 def run(args, out=sys.stdout, progress=None):
-    """Train and sample as the reference does, printing its log; return the exit code."""
+    """Train and sample as the reference does, printing its log; return the exit code.
+
+    A SIGTERM or SIGHUP raises Terminated (run_command reports it), so a checkpoint being
+    written when it comes leaves no temp file behind."""
+    with signals_raise():
+        return train_and_sample(args, out, progress)
+
+
+def train_and_sample(args, out, progress):
     if args.save is not None:
         check_save_path(args.save)  # before training, not after it
         check_writable(args.save)
@@ -244,6 +253,10 @@ def run_command(args, prog, runner=run):
         if not progress.finish("interrupted"):
             print(f"{prog}: interrupted", file=sys.stderr)
         return 130
+    except Terminated as signal:
+        if not progress.finish(f"terminated ({signal.name})"):
+            print(f"{prog}: terminated ({signal.name})", file=sys.stderr)
+        return signal.exit_code
     except BrokenPipeError:
         # The reader went away (e.g. `| head`): stop quietly, like other Unix tools.
         sys.stderr.close()

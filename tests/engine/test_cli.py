@@ -1,4 +1,5 @@
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -8,6 +9,7 @@ import pytest
 from tests.engine.test_data import BAD_DATASETS, make_bad_dataset
 
 REFERENCE_LOG = Path(__file__).parent / "reference_log.txt"
+REPO = Path(__file__).resolve().parents[2]
 
 
 def run_engine(*args, cwd=None):
@@ -140,3 +142,40 @@ def test_a_model_too_big_to_build_is_refused_before_it_is_built(tmp_path, sizes)
     assert proc.stderr.endswith("parameters; microgpt-tui builds at most 5,000,000 (give a "
                                 "smaller --n-layer, --n-embd or --block-size)\n")
     assert proc.stdout == ""
+
+
+# python -m engine with a save that stops between writing its temp file and syncing it, until
+# a signal comes: the test sees the save under way, and no timing decides what it sees.
+SAVE_THAT_WAITS = """
+import os, signal, sys
+from engine import cli
+
+def fsync(fd):
+    print("saving", flush=True)
+    signal.pause()
+
+os.fsync = fsync
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_a_signal_during_a_save_leaves_the_old_checkpoint_and_no_temp_file(tmp_path, signum):
+    (tmp_path / "names.txt").write_text("anna\nbob\n")
+    checkpoint = tmp_path / "run.json"
+    checkpoint.write_text("the old checkpoint")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SAVE_THAT_WAITS, "--data", str(tmp_path / "names.txt"),
+         "--steps", "2", "--n-embd", "8", "--n-head", "2", "--save", str(checkpoint)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+    try:
+        assert "saving\n" in iter(proc.stdout.readline, "")  # reads up to that line
+        assert list(tmp_path.glob(".run.json.*.tmp"))  # the save is under way
+        proc.send_signal(signum)
+        _, error = proc.communicate(timeout=60)
+    finally:
+        proc.kill()  # if an assertion above failed while it still ran
+    assert proc.returncode == 128 + signum
+    assert error == f"python -m engine: terminated ({signal.Signals(signum).name})\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["names.txt", "run.json"]
+    assert checkpoint.read_text() == "the old checkpoint"
