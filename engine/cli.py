@@ -20,8 +20,6 @@ from .files import Terminated, signals_raise
 from .limits import (
     MAX_PARAMS,
     MAX_STEPS,
-    MAX_TEMPERATURE,
-    MIN_TEMPERATURE,
     SETTINGS,
     TEMPERATURE,
     Limit,
@@ -166,8 +164,7 @@ def build_parser(prog="python -m engine"):
     parser.add_argument("--samples", type=whole_number(0), default=20,
                         help="names to sample after training (default 20)")
     parser.add_argument("--temperature", type=number(TEMPERATURE), default=0.5,
-                        help=f"sampling temperature, {MIN_TEMPERATURE} to {MAX_TEMPERATURE} "
-                             f"in steps of 0.1 (default 0.5)")
+                        help=f"sampling temperature, {TEMPERATURE.describe()} (default 0.5)")
     return parser
 
 
