@@ -21,15 +21,24 @@ from collections import Counter, defaultdict
 
 # Sentinels stand in for BOS and for a separator so that pairs can be counted over one joined
 # string in C (Counter over map) instead of pair by pair in Python: ~10x faster on big files.
-PRIVATE_USE = range(0xE000, 0xF900)
+# They are characters the vocabulary lacks. Lone surrogates come first: UTF-8 text cannot
+# hold them, so a dataset never does (one of all 6,400 private-use characters did, and left
+# no sentinel at all); after them, any code point will do.
+SENTINEL_CANDIDATES = (range(0xD800, 0xE000), range(0xE000, 0xF900), range(0x110000))
+
+
+def sentinels(used, count=2):
+    """The first `count` candidate characters that are not in `used`."""
+    free = (chr(code) for codes in SENTINEL_CANDIDATES for code in codes
+            if chr(code) not in used)
+    return [next(free) for _ in range(count)]
 
 
 class BigramCounts:
     """Pair counts, added a batch of documents at a time (a caller can report progress)."""
 
     def __init__(self, tokenizer, block_size):
-        used = set(tokenizer.chars)
-        self.bos, self.sep = [ch for ch in map(chr, PRIVATE_USE) if ch not in used][:2]
+        self.bos, self.sep = sentinels(set(tokenizer.chars))
         self.vocab_size = tokenizer.vocab_size
         self.block_size = block_size
         self.n_docs = 0

@@ -12,7 +12,9 @@ from pathlib import Path
 from .config import Config
 from .data import Tokenizer
 from .files import read_file, write_atomically
-from .trainer import Trainer
+from .limits import ANY_FINITE, SETTINGS, Limit, check_model_size, count_params, shown
+from .model import param_shapes
+from .trainer import STATE_KEYS, Trainer
 
 FORMAT_NAME = "microgpt-tui checkpoint"
 FORMAT_VERSION = 1
@@ -43,12 +45,20 @@ def save_checkpoint(path, trainer, loss_history):
     """
     path = Path(path)
     check_save_path(path)
+    state = trainer.export_state()
+    try:
+        # What read_checkpoint would refuse is not written: weights that overflowed to inf or
+        # nan could never be continued from.
+        checked_state(state, trainer.config, trainer.tokenizer.vocab_size)
+    except ValueError as error:
+        raise ValueError(f"cannot save checkpoint to {path}: the run cannot be continued "
+                         f"({error})") from None
     document = {
         "format": FORMAT_NAME,
         "version": FORMAT_VERSION,
         "config": trainer.config.to_dict(),
         "vocabulary": "".join(trainer.tokenizer.chars),
-        "trainer": trainer.export_state(),
+        "trainer": state,
         "loss_history": list(loss_history),
     }
     text = json.dumps(document, separators=(",", ":"))
@@ -70,7 +80,11 @@ def check_save_path(path):
 
 
 def read_checkpoint(path):
-    """Read and check a checkpoint file; a ValueError says in one line what is wrong."""
+    """Read and check a checkpoint file; a ValueError says in one line what is wrong.
+
+    Every field is checked, its type, range and shape, before anything is built from it, and
+    the error names the field: `checkpoint trainer.adam_v[17] must be a finite number >= 0,
+    got -1.0: PATH`."""
     path = Path(path)
     raw = read_file(path, "checkpoint")
     try:
@@ -84,62 +98,123 @@ def read_checkpoint(path):
                              f"mid-JSON): {path}") from None
         raise ValueError(f"checkpoint is not valid JSON ({error.msg}, line {error.lineno} "
                          f"column {error.colno}): {path}") from None
+    except RecursionError:
+        raise ValueError(f"checkpoint is not valid: its JSON is nested too deeply: "
+                         f"{path}") from None
+    except ValueError as error:  # an integer of more than 4,300 digits
+        raise ValueError(f"checkpoint is not valid JSON ({error}): {path}") from None
     if not isinstance(document, dict) or document.get("format") != FORMAT_NAME:
         raise ValueError(f"not a microgpt-tui checkpoint: {path}")
     version = document.get("version")
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise ValueError(f"checkpoint has no valid format version ({version!r}): {path}")
+        raise ValueError(f"checkpoint has no valid format version ({shown(version)}): {path}")
     if version > FORMAT_VERSION:
         raise ValueError(f"checkpoint format {version} is newer than this microgpt-tui "
                          f"({FORMAT_VERSION}): {path}")
     missing = [key for key in REQUIRED_KEYS if key not in document]
     if missing:
         raise ValueError(f"checkpoint lacks {', '.join(missing)}: {path}")
-    return Checkpoint(
-        path=path,
-        config=checked_config(document["config"], path),
-        chars=checked_vocabulary(document["vocabulary"], path),
-        trainer_state=checked_state(document["trainer"], path),
-        loss_history=checked_losses(document["loss_history"], path),
-    )
+    try:
+        config = checked_config(document["config"])
+        chars = checked_vocabulary(document["vocabulary"])
+        try:
+            check_model_size(config, len(chars) + 1)
+        except ValueError as error:
+            raise ValueError(f"config describes a model too big to build ({error})") from None
+        state = checked_state(document["trainer"], config, len(chars) + 1)
+        losses = checked_losses(document["loss_history"], state["step"])
+    except ValueError as error:
+        raise ValueError(f"checkpoint {error}: {path}") from None
+    return Checkpoint(path=path, config=config, chars=chars, trainer_state=state,
+                      loss_history=losses)
 
 
-def checked_config(settings, path):
-    fields = set(Config.__dataclass_fields__)
-    if not isinstance(settings, dict):
-        raise ValueError(f"checkpoint config is not a table of settings: {path}")
-    missing, unknown = sorted(fields - set(settings)), sorted(set(settings) - fields)
+def checked_table(value, field, keys):
+    """`value` if it is a JSON object with exactly `keys`; else a ValueError naming `field`."""
+    if not isinstance(value, dict):
+        raise ValueError(f"{field} is not a table, got {shown(value)}")
+    missing = [key for key in keys if key not in value]
+    unknown = sorted(str(key) for key in value if key not in keys)
     if missing or unknown:
         what = "lacks " + ", ".join(missing) if missing else "has unknown " + ", ".join(unknown)
-        raise ValueError(f"checkpoint config {what}: {path}")
+        raise ValueError(f"{field} {what}")
+    return value
+
+
+def checked_config(settings):
+    settings = checked_table(settings, "config", tuple(SETTINGS))
+    values = {name: limit.check(settings[name], f"config.{name}")
+              for name, limit in SETTINGS.items()}
     try:
-        return Config(**settings)
+        return Config(**values)
     except ValueError as error:
-        raise ValueError(f"checkpoint config is invalid ({error}): {path}") from None
+        raise ValueError(f"config is invalid ({error})") from None
 
 
-def checked_vocabulary(vocabulary, path):
+def checked_vocabulary(vocabulary):
     chars = tuple(vocabulary) if isinstance(vocabulary, str) else ()
     if not chars or list(chars) != sorted(set(chars)):
-        raise ValueError(f"checkpoint vocabulary is not a sorted string of distinct "
-                         f"characters: {path}")
+        raise ValueError("vocabulary is not a sorted string of distinct characters")
     return chars
 
 
-def checked_state(state, path):
-    if not isinstance(state, dict):
-        raise ValueError(f"checkpoint trainer state is not a table: {path}")
-    step = state.get("step")
-    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
-        raise ValueError(f"checkpoint step must be a whole number >= 0, got {step!r}: {path}")
+# Random.getstate(): (version, 624 words of the Mersenne Twister and its position, the
+# spare normal deviate or None).
+RNG_VERSION, RNG_WORDS = 3, 624
+RNG_WORD = Limit(0, 2**32 - 1, whole=True)
+RNG_POSITION = Limit(0, RNG_WORDS, whole=True)
+NON_NEGATIVE = Limit(0)
+LOSS = Limit(finite=False)
+
+
+def checked_state(state, config, vocab_size):
+    """Trainer.export_state() output that fits the model of `config` over `vocab_size`
+    tokens; a ValueError names the first field that does not."""
+    state = checked_table(state, "trainer state", STATE_KEYS)
+    Limit(0, config.num_steps, whole=True).check(state["step"], "trainer.step")
+    shapes = param_shapes(config, vocab_size)
+    params = checked_table(state["params"], "trainer.params", [name for name, _, _ in shapes])
+    for name, rows, cols in shapes:
+        matrix = params[name]
+        if not (isinstance(matrix, list) and len(matrix) == rows and all(
+                isinstance(row, list) and len(row) == cols for row in matrix)):
+            raise ValueError(f"weight matrix {name} has a different shape than its config's "
+                             f"model ({rows} rows of {cols} numbers)")
+        for index, row in enumerate(matrix):
+            ANY_FINITE.check_all(row, f"trainer.params.{name}[{index}]")
+    count = count_params(config, vocab_size)
+    for key, limit in (("adam_m", ANY_FINITE), ("adam_v", NON_NEGATIVE)):
+        values = state[key]
+        if not isinstance(values, list) or len(values) != count:
+            got = f"{len(values):,}" if isinstance(values, list) else shown(values)
+            raise ValueError(f"trainer.{key} must be a list of {count:,} numbers (one per "
+                             f"weight), got {got}")
+        limit.check_all(state[key], f"trainer.{key}")
+    checked_rng_state(state["rng_state"])
     return state
 
 
-def checked_losses(losses, path):
+def checked_rng_state(rng_state):
+    field = "trainer.rng_state"
+    if not (isinstance(rng_state, list) and len(rng_state) == 3):
+        raise ValueError(f"{field} must be [version, words, spare], got {shown(rng_state)}")
+    version, internal, spare = rng_state
+    if version != RNG_VERSION or type(version) is not int:
+        raise ValueError(f"{field}[0] must be {RNG_VERSION}, got {shown(version)}")
+    if not (isinstance(internal, list) and len(internal) == RNG_WORDS + 1):
+        raise ValueError(f"{field}[1] must be a list of {RNG_WORDS + 1} whole numbers, "
+                         f"got {shown(internal)}")
+    RNG_WORD.check_all(internal[:RNG_WORDS], f"{field}[1]")
+    RNG_POSITION.check(internal[RNG_WORDS], f"{field}[1][{RNG_WORDS}]")
+    if spare is not None:
+        ANY_FINITE.check(spare, f"{field}[2]")
+
+
+def checked_losses(losses, steps):
     # NaN and infinity are allowed: a diverged run's losses are part of its history.
-    if not isinstance(losses, list) or not all(
-            isinstance(x, (int, float)) and not isinstance(x, bool) for x in losses):
-        raise ValueError(f"checkpoint loss history is not a list of numbers: {path}")
+    LOSS.check_all(losses, "loss_history")
+    if len(losses) != steps:
+        raise ValueError(f"has {len(losses)} losses for {steps} steps")
     return tuple(float(x) for x in losses)
 
 
@@ -170,9 +245,6 @@ def resume(checkpoint, docs, on_stage=None):
         difference = vocabulary_difference(checkpoint.chars, chars)
         raise ValueError(f"the dataset's characters differ from checkpoint "
                          f"{checkpoint.path}: the dataset {difference}")
-    if len(checkpoint.loss_history) != checkpoint.step:
-        raise ValueError(f"checkpoint has {len(checkpoint.loss_history)} losses for "
-                         f"{checkpoint.step} steps: {checkpoint.path}")
     trainer = Trainer(checkpoint.config, docs, on_stage=on_stage, tokenizer=tokenizer)
     try:
         trainer.restore_state(checkpoint.trainer_state)

@@ -15,7 +15,16 @@ from .checkpoint import (
     save_checkpoint,
 )
 from .config import Config
-from .data import default_dataset_path, load_docs
+from .data import Tokenizer, default_dataset_path, load_docs
+from .files import Terminated, signals_raise
+from .limits import (
+    MAX_PARAMS,
+    MAX_STEPS,
+    SETTINGS,
+    TEMPERATURE,
+    Limit,
+    check_model_size,
+)
 from .sampler import Sampler
 from .trainer import Trainer
 
@@ -32,27 +41,21 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
-def whole_number(minimum):
+def number(limit):
+    """An argparse type: the flag's text as a number within `limit` (engine.limits), or the
+    one-line error `argument --lr: must be a finite number > 0, got 'nan'`."""
+
     def parse(text):
         try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"{value} is less than {minimum}")
-        return value
+            return limit.parse(text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
 
     return parse
 
 
-def positive_number(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"{text} must be a positive finite number")
-    return value
+def whole_number(minimum, maximum=None):
+    return number(Limit(minimum, maximum, whole=True))
 
 
 def add_config_arguments(parser):
@@ -61,16 +64,18 @@ def add_config_arguments(parser):
                         "(default: the bundled names.txt)")
     # Settings default to None so that, with --load, a flag that was given can be told apart
     # from one that was not; config_from_args fills in the defaults.
-    parser.add_argument("--seed", type=whole_number(0),
+    parser.add_argument("--seed", type=number(SETTINGS["seed"]),
                         help=f"random seed (default {DEFAULTS.seed})")
-    parser.add_argument("--steps", type=whole_number(1),
-                        help=f"training steps (default {DEFAULTS.num_steps})")
-    parser.add_argument("--lr", type=positive_number,
+    parser.add_argument("--steps", type=number(SETTINGS["num_steps"]),
+                        help=f"training steps (default {DEFAULTS.num_steps}, at most "
+                             f"{MAX_STEPS:,})")
+    parser.add_argument("--lr", type=number(SETTINGS["lr"]),
                         help=f"Adam learning rate at step 0 (default {DEFAULTS.lr})")
     for flag, field in (("--n-layer", "n_layer"), ("--n-embd", "n_embd"),
                         ("--n-head", "n_head"), ("--block-size", "block_size")):
-        parser.add_argument(flag, type=whole_number(1),
-                            help=f"model size (default {getattr(DEFAULTS, field)})")
+        parser.add_argument(flag, type=number(SETTINGS[field]),
+                            help=f"model size (default {getattr(DEFAULTS, field)}; at most "
+                                 f"{MAX_PARAMS:,} parameters in all)")
     parser.add_argument("--load", metavar="PATH",
                         help="continue from this checkpoint (its settings and vocabulary; "
                              "--data must have the same characters)")
@@ -130,7 +135,15 @@ def trainer_from_args(args, on_stage=None):
     if args.load is None:
         on_stage("reading")
         docs = load_docs(args.data)
-        return Trainer(config_from_args(args), docs, on_stage=on_stage), []
+        config = config_from_args(args)
+        on_stage("building the vocabulary")
+        tokenizer = Tokenizer.from_docs(docs)
+        try:
+            check_model_size(config, tokenizer.vocab_size)
+        except ValueError as error:
+            raise ValueError(f"{error} (give a smaller --n-layer, --n-embd or "
+                             f"--block-size)") from None
+        return Trainer(config, docs, on_stage=on_stage, tokenizer=tokenizer), []
     checkpoint = read_checkpoint(args.load)
     conflicts = [
         f"{flag} {getattr(args, dest)} (checkpoint: {getattr(checkpoint.config, field)})"
@@ -150,8 +163,8 @@ def build_parser(prog="python -m engine"):
     add_config_arguments(parser)
     parser.add_argument("--samples", type=whole_number(0), default=20,
                         help="names to sample after training (default 20)")
-    parser.add_argument("--temperature", type=positive_number, default=0.5,
-                        help="sampling temperature (default 0.5)")
+    parser.add_argument("--temperature", type=number(TEMPERATURE), default=0.5,
+                        help=f"sampling temperature, {TEMPERATURE.describe()} (default 0.5)")
     return parser
 
 
@@ -180,7 +193,15 @@ def checked_step(trainer):
 
 
 def run(args, out=sys.stdout, progress=None):
-    """Train and sample as the reference does, printing its log; return the exit code."""
+    """Train and sample as the reference does, printing its log; return the exit code.
+
+    A SIGTERM or SIGHUP raises Terminated (run_command reports it), so a checkpoint being
+    written when it comes leaves no temp file behind."""
+    with signals_raise():
+        return train_and_sample(args, out, progress)
+
+
+def train_and_sample(args, out, progress):
     if args.save is not None:
         check_save_path(args.save)  # before training, not after it
         check_writable(args.save)
@@ -229,6 +250,10 @@ def run_command(args, prog, runner=run):
         if not progress.finish("interrupted"):
             print(f"{prog}: interrupted", file=sys.stderr)
         return 130
+    except Terminated as signal:
+        if not progress.finish(f"terminated ({signal.name})"):
+            print(f"{prog}: terminated ({signal.name})", file=sys.stderr)
+        return signal.exit_code
     except BrokenPipeError:
         # The reader went away (e.g. `| head`): stop quietly, like other Unix tools.
         sys.stderr.close()

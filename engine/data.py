@@ -1,5 +1,6 @@
 """The dataset (one document per line) and the character tokenizer over it."""
 
+import unicodedata
 from dataclasses import dataclass
 from functools import cached_property
 from importlib import resources
@@ -8,6 +9,12 @@ from pathlib import Path
 from .files import read_file
 
 BOS_LABEL = "·"
+BYTE_ORDER_MARK = "\ufeff"
+# C0 control characters and DEL are shown as their Unicode control pictures (␀ ... ␟, ␡).
+CONTROL_PICTURES = {chr(code): chr(0x2400 + code) for code in range(0x20)} | {"\x7f": "␡"}
+# Characters a token's label could be mistaken for, so that when the data has them they are
+# shown escaped: BOS's label and the control pictures.
+LOOKALIKES = frozenset(BOS_LABEL) | frozenset(CONTROL_PICTURES.values())
 
 
 def default_dataset_path():
@@ -33,6 +40,8 @@ def load_docs(path=None):
         raise ValueError(
             f"dataset is not UTF-8 text: {path} (bad byte at offset {error.start})"
         ) from None
+    # A BOM says "this is UTF-8" to some editors; it is not a character of the first document.
+    text = text.removeprefix(BYTE_ORDER_MARK)
     if "\x00" in text:
         raise ValueError(f"dataset looks binary (contains NUL bytes): {path}")
     docs = parse_docs(text)
@@ -78,5 +87,16 @@ class Tokenizer:
         return "".join(self.chars[i] for i in ids if i != self.bos)
 
     def label(self, token_id):
-        """How a token is shown to a person: its character, or · for BOS."""
-        return BOS_LABEL if token_id == self.bos else self.chars[token_id]
+        """How a token is shown to a person: · for BOS, else its character, except that no
+        two tokens look alike and none is invisible: a control character is its control
+        picture (\\a as ␇), and an invisible, combining or look-alike one (a literal ·, a
+        zero-width space) is its escape, such as \\xb7 or \\u200b."""
+        return BOS_LABEL if token_id == self.bos else char_label(self.chars[token_id])
+
+
+def char_label(ch):
+    if ch in CONTROL_PICTURES:
+        return CONTROL_PICTURES[ch]
+    if ch in LOOKALIKES or not ch.isprintable() or unicodedata.category(ch) in ("Mn", "Me"):
+        return ch.encode("unicode_escape").decode("ascii")
+    return ch

@@ -33,7 +33,7 @@ def build_parser():
     # --host and --port default to None so that --headless can tell that they were given.
     parser.add_argument("--host", help=f"address for --serve "
                         f"(default {DEFAULT_HOST}: this machine only)")
-    parser.add_argument("--port", type=whole_number(1),
+    parser.add_argument("--port", type=whole_number(1, 65535),
                         help=f"port for --serve (default {DEFAULT_PORT})")
     parser.add_argument("--export-dir", metavar="DIR",
                         help="where e writes its microgpt-export-* folders (default: the "
@@ -71,8 +71,6 @@ def serve(args, argv):
         raise ValueError("--serve needs textual-serve: pip install 'microgpt-tui[web]'") from None
     host = args.host or DEFAULT_HOST
     port = args.port or DEFAULT_PORT
-    if port > 65535:
-        raise ValueError(f"--port must be at most 65535, got {port}")
     with socket.socket() as probe:
         try:
             probe.bind((host, port))

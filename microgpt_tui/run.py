@@ -14,12 +14,13 @@ from textual.signal import Signal
 
 from engine import BigramCounts, Sampler, count_truncated
 from engine.ablation import probe_set
+from engine.limits import MAX_TEMPERATURE, MIN_TEMPERATURE, TEMPERATURE_DECIMALS
 from engine.reference import ParityCheck, is_reference_run
 
 from .messages import Event, RunSnapshot
 from .training import HISTORY_LENGTH, FollowOptimizer
 
-MIN_TEMPERATURE, MAX_TEMPERATURE, TEMPERATURE_STEP = 0.1, 2.0, 0.1
+TEMPERATURE_STEP = 10**-TEMPERATURE_DECIMALS  # one + or - press
 # Datasets with at most this many letter pairs to count (docs x block_size bounds it) are
 # measured (bigram, truncation) before the first frame (names.txt: 512k, ~0.05 s); bigger
 # ones in a thread worker, in batches of documents.
@@ -41,7 +42,7 @@ class Change(Enum):
 
 
 def clamp_temperature(value):
-    return min(MAX_TEMPERATURE, max(MIN_TEMPERATURE, round(value, 1)))
+    return min(MAX_TEMPERATURE, max(MIN_TEMPERATURE, round(value, TEMPERATURE_DECIMALS)))
 
 
 class SamplingSession:

@@ -1,7 +1,7 @@
 import math
 
 from engine import Tokenizer, load_docs
-from engine.baseline import BigramCounts, bigram_loss, count_truncated
+from engine.baseline import BigramCounts, bigram_loss, count_truncated, sentinels
 
 
 def loss_of(docs, block_size=8):
@@ -46,3 +46,17 @@ def test_on_names_the_bigram_beats_a_uniform_guess():
 def test_count_truncated_counts_documents_whose_end_the_model_never_sees():
     # block_size 2: ·a· fits (2 positions); ·ab· needs 3 positions, ·abc· 4.
     assert count_truncated(["abc", "ab", "a"], block_size=2) == 2
+
+
+def test_a_dataset_of_every_private_use_character_still_has_a_baseline():
+    # The markers used to be taken from the 6,400 private-use characters only: a dataset of
+    # all of them left none, and the app died at startup counting the bigram line.
+    every = [chr(code) for code in range(0xE000, 0xF900)]
+    docs = ["".join(every[i:i + 8]) for i in range(0, len(every), 8)]
+    loss = loss_of(docs)
+    assert math.isfinite(loss) and loss > 0
+
+
+def test_markers_are_never_characters_of_the_vocabulary():
+    used = {chr(code) for code in range(0xD800, 0xF900)}
+    assert not set(sentinels(used)) & used

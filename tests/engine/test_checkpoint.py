@@ -90,6 +90,22 @@ def drop_a_row(document):
     document["trainer"]["params"]["wte"].pop()
 
 
+def set_field(*where):
+    """A spoiler that sets the field at keys `where[:-1]` of the document to `where[-1]`."""
+    *keys, value = where
+
+    def change(document):
+        for key in keys[:-1]:
+            document = document[key]
+        document[keys[-1]] = value
+
+    return lambda path: rewrite(path, change)
+
+
+TOO_BIG_FOR_A_FLOAT = 10**400
+# A model of 1.9e19 weights: building it hung before anything was checked.
+HUGE_MODEL = {"n_layer": 100_000, "n_embd": 4_000_000, "n_head": 4}
+
 BAD_CHECKPOINTS = {
     # case: (how to spoil the good checkpoint at `path`, what the one-line error says)
     "missing": (lambda path: path.unlink(), "checkpoint not found"),
@@ -120,6 +136,64 @@ BAD_CHECKPOINTS = {
     "losses do not match the steps": (
         lambda path: rewrite(path, lambda d: d["loss_history"].pop()),
         "has 2 losses for 3 steps"),
+    # Each of these used to give a traceback (OverflowError, RecursionError, a complex number
+    # in the step), a hang, or a run that failed later with the learning rate blamed.
+    "weight too large for a float": (
+        set_field("trainer", "params", "wte", 2, 1, TOO_BIG_FOR_A_FLOAT),
+        "checkpoint trainer.params.wte[2][1] must be a finite number, got 1000"),
+    "loss too large for a float": (
+        set_field("loss_history", 1, TOO_BIG_FOR_A_FLOAT),
+        "checkpoint loss_history[1] must be a number, got 1000"),
+    "config number too large for a float": (
+        set_field("config", "lr", TOO_BIG_FOR_A_FLOAT),
+        "checkpoint config.lr must be a finite number > 0, got 1000"),
+    "config size of the wrong type": (
+        set_field("config", "n_embd", 8.0),
+        "checkpoint config.n_embd must be a whole number >= 1, got 8.0"),
+    "random-state word out of range": (
+        set_field("trainer", "rng_state", 1, 7, 2**32),
+        "checkpoint trainer.rng_state[1][7] must be a whole number from 0 to 4,294,967,295"),
+    "random-state word negative": (
+        set_field("trainer", "rng_state", 1, 0, -1),
+        "checkpoint trainer.rng_state[1][0] must be a whole number from 0 to 4,294,967,295"),
+    "random-state position out of range": (
+        set_field("trainer", "rng_state", 1, 624, 625),
+        "checkpoint trainer.rng_state[1][624] must be a whole number from 0 to 624"),
+    "random-state spare not a number": (
+        set_field("trainer", "rng_state", 2, "x"),
+        "checkpoint trainer.rng_state[2] must be a finite number, got 'x'"),
+    "deeply nested JSON": (
+        lambda path: path.write_text('{"format": ' + "[" * 100_000 + "]" * 100_000 + "}"),
+        "checkpoint is not valid: its JSON is nested too deeply"),
+    "an integer of 5,000 digits": (
+        lambda path: path.write_text('{"format": ' + "9" * 5000 + "}"),
+        "checkpoint is not valid JSON (Exceeds the limit (4300 digits)"),
+    "negative Adam second moment": (
+        set_field("trainer", "adam_v", 5, -1.0),
+        "checkpoint trainer.adam_v[5] must be a finite number >= 0, got -1.0"),
+    "Adam moments of another length": (
+        lambda path: rewrite(path, lambda d: d["trainer"]["adam_m"].pop()),
+        "checkpoint trainer.adam_m must be a list of 1,088 numbers (one per weight), got 1,087"),
+    "boolean weight": (
+        set_field("trainer", "params", "lm_head", 0, 0, True),
+        "checkpoint trainer.params.lm_head[0][0] must be a finite number, got True"),
+    "NaN weight": (
+        set_field("trainer", "params", "wpe", 1, 3, float("nan")),
+        "checkpoint trainer.params.wpe[1][3] must be a finite number, got nan"),
+    "infinite Adam moment": (
+        set_field("trainer", "adam_m", 0, float("-inf")),
+        "checkpoint trainer.adam_m[0] must be a finite number, got -inf"),
+    "huge model": (
+        lambda path: rewrite(path, lambda d: d["config"].update(HUGE_MODEL)),
+        "checkpoint config describes a model too big to build (a model of n_layer 100000, "
+        "n_embd 4000000, block_size 8 and 16 tokens would have 19,200,000,000,160,000,000 "
+        "parameters; microgpt-tui builds at most 5,000,000)"),
+    "step beyond the run": (
+        set_field("trainer", "step", 51),
+        "checkpoint trainer.step must be a whole number from 0 to 50, got 51"),
+    "weight matrix missing": (
+        lambda path: rewrite(path, lambda d: d["trainer"]["params"].pop("wpe")),
+        "checkpoint trainer.params lacks wpe"),
 }
 
 
@@ -256,7 +330,9 @@ def test_cli_save_writes_a_checkpoint_that_samples_like_the_run(tmp_path, words)
     assert read_checkpoint(path).loss_history == tuple(trained(6, CLI_CONFIG, TINY_DOCS)[1])
 
 
-@pytest.mark.parametrize("case", ["missing", "truncated mid-file", "future format"])
+@pytest.mark.parametrize("case", ["missing", "truncated mid-file", "future format",
+                                  "deeply nested JSON", "weight too large for a float",
+                                  "huge model", "random-state word negative"])
 def test_cli_bad_checkpoint_gives_one_line_and_exit_code_2(saved, words, case):
     spoil, message = BAD_CHECKPOINTS[case]
     spoil(saved)
@@ -289,3 +365,24 @@ def assert_one_line_error(proc, message):
     assert message in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
     assert "Traceback" not in proc.stderr
+
+
+def test_a_run_whose_weights_overflowed_is_not_saved(saved):
+    before = saved.read_bytes()
+    trainer, losses = trained(3)
+    trainer.params["wte"][0][1].data = float("inf")
+    with pytest.raises(ValueError) as caught:
+        save_checkpoint(saved, trainer, losses)
+    assert str(caught.value) == (
+        f"cannot save checkpoint to {saved}: the run cannot be continued "
+        f"(trainer.params.wte[0][1] must be a finite number, got inf)")
+    assert saved.read_bytes() == before
+
+
+def test_saving_through_a_symbolic_link_keeps_the_link(saved, tmp_path):
+    link = tmp_path / "latest.json"
+    link.symlink_to(saved.name)
+    trainer, losses = trained(5)
+    save_checkpoint(link, trainer, losses)
+    assert link.is_symlink()
+    assert read_checkpoint(saved).step == 5

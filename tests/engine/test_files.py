@@ -1,4 +1,5 @@
 import os
+from pathlib import Path
 
 import pytest
 
@@ -28,3 +29,38 @@ def test_written_files_get_the_usual_permissions(tmp_path):
         os.umask(umask)
     assert path.stat().st_mode & 0o777 == 0o644
     assert path.read_bytes() == b"step,loss\n"
+
+
+def test_writing_through_a_symbolic_link_replaces_its_target_and_keeps_the_link(tmp_path):
+    (tmp_path / "runs").mkdir()
+    target = tmp_path / "runs" / "run.json"
+    target.write_bytes(b"old")
+    link = tmp_path / "latest.json"
+    link.symlink_to(Path("runs") / "run.json")
+    write_atomically(link, b"new")
+    assert link.is_symlink() and os.readlink(link) == str(Path("runs") / "run.json")
+    assert target.read_bytes() == b"new"
+    # The temp file was written beside the target: one rename, no copy across directories.
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["latest.json", "run.json", "runs"]
+
+
+def test_writing_to_a_symbolic_link_loop_names_the_link(tmp_path):
+    loop = tmp_path / "loop.json"
+    loop.symlink_to(loop.name)
+    with pytest.raises(OSError) as caught:
+        write_atomically(loop, b"new")
+    assert caught.value.filename == str(loop)
+    assert loop.is_symlink()
+
+
+def test_a_failed_write_names_the_file_not_its_temp_file(tmp_path, monkeypatch):
+    path = tmp_path / "loss.csv"
+
+    def full(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(OSError) as caught:
+        write_atomically(path, b"step,loss\n")
+    assert caught.value.filename == str(path)
+    assert list(tmp_path.iterdir()) == []

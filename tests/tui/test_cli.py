@@ -5,6 +5,7 @@ import pytest
 
 from microgpt_tui import __version__
 from microgpt_tui.__main__ import build_app, build_parser, strip_serve_flags
+from tests.engine.test_cli import OUT_OF_RANGE, refusal
 
 
 def run_tui(*args):
@@ -83,3 +84,26 @@ def test_serve_refuses_a_port_in_use():
 def test_serve_runs_the_same_command_without_the_serve_flags():
     argv = ["--serve", "--port", "9000", "--steps", "5", "--host=0.0.0.0", "--seed", "2"]
     assert strip_serve_flags(argv) == ["--steps", "5", "--seed", "2"]
+
+
+@pytest.mark.parametrize("flag, value", sorted(OUT_OF_RANGE))
+def test_the_app_refuses_an_out_of_range_number_like_the_engine(flag, value, capsys):
+    # Both command lines share engine.cli's flags: the app no longer clamps 1e308 to 2.0.
+    error = refusal(build_parser, flag, value, capsys)
+    assert error.startswith(f"microgpt-tui: error: argument {flag}: "
+                            f"{OUT_OF_RANGE[flag, value]}")
+
+
+def test_the_temperature_flag_takes_exactly_the_range_the_app_can_show():
+    from microgpt_tui.run import TEMPERATURE_STEP, clamp_temperature
+
+    assert TEMPERATURE_STEP == 0.1
+    for text in ("0.1", "0.5", "1.3", "2.0"):
+        temperature = build_parser().parse_args(["--temperature", text]).temperature
+        assert clamp_temperature(temperature) == temperature
+
+
+def test_a_port_beyond_65535_is_refused_by_the_parser(capsys):
+    error = refusal(build_parser, "--port", "70000", capsys)
+    assert error.startswith("microgpt-tui: error: argument --port: must be a whole number "
+                            "from 1 to 65,535, got '70000'")

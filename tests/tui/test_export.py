@@ -1,11 +1,15 @@
 import csv
+import errno
 import json
+import os
+from datetime import datetime
 
 import pytest
 
 from engine import Trainer
 from microgpt_tui.__main__ import build_app, build_parser
 from microgpt_tui.app import MicrogptApp
+from microgpt_tui.export import export_run
 from tests.tui.conftest import TINY, TINY_DOCS, step_and_wait
 
 SIZE = (120, 34)
@@ -112,3 +116,60 @@ async def test_export_is_in_the_command_palette(tmp_path):
     async with app.run_test(size=SIZE):
         titles = {command.title for command in app.get_system_commands(app.screen)}
     assert "Export loss.csv, trace.json (the last step) and screen.svg" in titles
+
+
+NOW = datetime(2024, 5, 6, 7, 8, 9)
+
+
+def export_with_full_disk(parent, monkeypatch):
+    """export_run (no step yet: loss.csv, then screen.svg) on a disk that fills up while
+    screen.svg is written."""
+    real_fsync, synced = os.fsync, []
+
+    def fsync(fd):
+        synced.append(fd)
+        if len(synced) == 2:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    return export_run(parent, NOW, (3.0, 2.5), None, None, TINY, "<svg/>")
+
+
+def test_a_full_disk_leaves_no_half_written_export_and_names_the_file(tmp_path, monkeypatch):
+    with pytest.raises(OSError) as caught:
+        export_with_full_disk(tmp_path, monkeypatch)
+    # The file that could not be written, where it was to be: not the parent, not a temp file.
+    assert caught.value.filename == str(tmp_path / "microgpt-export-20240506-070809" /
+                                        "screen.svg")
+    assert caught.value.errno == errno.ENOSPC
+    assert list(tmp_path.iterdir()) == []  # loss.csv was written, and is gone with its folder
+
+
+def test_an_export_gets_the_next_free_name(tmp_path):
+    (tmp_path / "microgpt-export-20240506-070809").mkdir()
+    folder = export_run(tmp_path, NOW, (), None, None, TINY, "<svg/>")
+    assert folder.name == "microgpt-export-20240506-070809-2"
+    assert sorted(p.name for p in folder.iterdir()) == ["loss.csv", "screen.svg"]
+    assert oct(folder.stat().st_mode & 0o777) == oct(0o777 & ~current_umask())
+
+
+def current_umask():
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
+async def test_a_failed_export_notice_names_the_file(tmp_path, monkeypatch):
+    app = exporting_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        monkeypatch.setattr(os, "fsync", lambda fd: (_ for _ in ()).throw(
+            OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))))
+        await pilot.press("e")
+        await pilot.pause()
+        monkeypatch.undo()
+        errors = [message for message, severity in notices(app) if severity == "error"]
+    (error,) = errors
+    assert error.startswith(f"Export failed: cannot write {tmp_path}/microgpt-export-")
+    assert error.endswith("/loss.csv: No space left on device")
+    assert list(tmp_path.iterdir()) == []
