@@ -11,6 +11,7 @@ drawn with whole characters, sits exactly where the dots of the same value would
 """
 
 import math
+from bisect import bisect_right
 from dataclasses import dataclass
 
 from rich.console import Group
@@ -25,6 +26,7 @@ ZOOM_AFTER = 20
 # The y range holds this fraction of the per-step losses: a name the model finds absurd
 # should not squash the curve. The few beyond it are drawn on the edge row.
 KEEP = 0.96
+SAMPLE = 2000  # at most this many losses (evenly spread) choose the y range
 MIN_SPAN = 0.2  # the smallest loss range the rows cover
 MIN_AXIS_STEPS = 10  # the x axis spans at least this many steps
 STEP, MEAN, UNIFORM, BIGRAM = "#5f87af", "bold dark_orange", "yellow3", "green3"
@@ -137,7 +139,8 @@ def data_range(losses, means, references):
     if len(losses) < ZOOM_AFTER:
         values = [*losses, *references]
         return min(values), max(values)
-    ordered = sorted(losses)
+    # A long history is sampled evenly: sorting 10,000 losses each frame costs ~1 ms.
+    ordered = sorted(losses[::len(losses) // SAMPLE + 1])
     cut = (1 - KEEP) / 2
     return (min(quantile(ordered, cut), min(means)),
             max(quantile(ordered, 1 - cut), max(means)))
@@ -195,6 +198,68 @@ def flow(items, width):
         lines[-1].append_text(item)
     return lines
 
+BITS = [bit for pair in DOT_BITS for bit in pair]  # by (dot row % 4) * 2 + dot column % 2
+
+
+def dot_rows(values, y):
+    """Each value's dot row (0 at the top), clamped to the plot: YScale.dot for a list."""
+    edge, per_unit, last = y.top + y.unit / 2, 4 / y.unit, 4 * y.rows - 1
+    return [0 if d < 0 else last if d >= last else int(d)
+            for d in [(edge - value) * per_unit for value in values]]
+
+
+def scatter(bits, columns, xs, ys):
+    """One dot per point (cells of `columns` per row of `bits`)."""
+    for x, y in set(zip(xs, ys, strict=True)):
+        bits[(y >> 2) * columns + (x >> 1)] |= BITS[(y & 3) * 2 + (x & 1)]
+
+
+def join(bits, columns, xs, values, y):
+    """The points (xs ascending) joined: in each dot column, every dot between the lowest and
+    highest value there and the last point before it; across empty columns, a straight line."""
+
+    def fill(x, low, high):
+        cell, bit = x >> 1, x & 1
+        for dot in range(low, high + 1):
+            bits[(dot >> 2) * columns + cell] |= BITS[(dot & 3) * 2 + bit]
+
+    # One pass per dot column, not per point: 10,000 steps share ~100 columns.
+    start, previous_x, previous_y = 0, xs[0], y.dot(values[0])
+    while start < len(xs):
+        x = xs[start]
+        end = bisect_right(xs, x, start)
+        first = y.dot(values[start])
+        for between in range(previous_x + 1, x):  # across columns without a point
+            y_at = round(previous_y + (first - previous_y) * (between - previous_x)
+                         / (x - previous_x))
+            fill(between, min(previous_y, y_at), max(previous_y, y_at))
+            previous_x, previous_y = between, y_at
+        column = values[start:end]  # the highest value is the topmost dot
+        fill(x, min(previous_y, y.dot(max(column))), max(previous_y, y.dot(min(column))))
+        start, previous_x, previous_y = end, x, y.dot(values[end - 1])
+
+
+class MeanCache:
+    """running_means of a history that only grows (or is undone), extended for the new steps
+    instead of recomputed each frame (as running_means would, to the last bit)."""
+
+    def __init__(self):
+        self.values, self.means, self.total = [], [], 0.0
+
+    def __call__(self, values):
+        known = len(self.values)
+        if len(values) < known or values[:known] != self.values:
+            self.values, self.means, self.total, known = [], [], 0.0, 0
+        total, old = self.total, self.values
+        for i in range(known, len(values)):
+            total += values[i]
+            if i >= MEAN_WINDOW:
+                total -= values[i - MEAN_WINDOW]
+            self.means.append(total / min(i + 1, MEAN_WINDOW))
+        old.extend(values[known:])
+        self.total = total
+        return self.means
+
 
 class LossPlot(Widget):
     losses = reactive(())  # every step's loss so far
@@ -204,16 +269,24 @@ class LossPlot(Widget):
     bigram = reactive(None)  # the bigram baseline's loss; None while it is being counted
     bigram_progress = reactive(0.0)  # fraction of documents counted so far
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.mean_cache = MeanCache()
+
     def render(self):
         width, height = self.size
-        steps = [(i, x) for i, x in enumerate(self.losses, 1) if math.isfinite(x)]
-        means = running_means([x for _, x in steps])
+        if all(map(math.isfinite, self.losses)):
+            numbers, values = range(1, len(self.losses) + 1), list(self.losses)
+        else:  # a diverged step: its loss is not drawn, the steps after it keep their place
+            finite = [(i, x) for i, x in enumerate(self.losses, 1) if math.isfinite(x)]
+            numbers, values = [i for i, _ in finite], [x for _, x in finite]
+        means = self.mean_cache(values)
         uniform = math.log(self.vocab_size)
         first = self.header(width)
-        if not steps:
+        if not values:
             return Group(first, *self.legend(width),
                          Text("s takes one training step, space trains on.", style="dim"))
-        window = min(len(steps), MEAN_WINDOW)
+        window = min(len(values), MEAN_WINDOW)
         if self.bigram is None:
             counting = f"bigram counting {self.bigram_progress:.0%}"
             second = key_line(fitting([f"mean of last {window} {means[-1]:.4f}  {counting}",
@@ -225,7 +298,8 @@ class LossPlot(Widget):
         rows = height - 2 - (2 if two_row_axis else 1)
         if rows < 2:
             return Group(first, second)
-        return Group(first, second, *self.plot(steps, means, uniform, rows, two_row_axis))
+        return Group(first, second, *self.plot(numbers, values, means, uniform, rows,
+                                                      two_row_axis))
 
     def header(self, width):
         step = len(self.losses)
@@ -250,64 +324,49 @@ class LossPlot(Widget):
                                        f" {self.bigram:.4f}"))
         return flow(items, width)
 
-    def plot(self, steps, means, uniform, rows, two_row_axis):
+    def plot(self, numbers, losses, means, uniform, rows, two_row_axis):
         references = [(uniform, UNIFORM_LINE, UNIFORM, "uniform",
                        [f"uniform ln {self.vocab_size} = {uniform:.4f}", f"uniform {uniform:.4f}",
                         f"uniform {uniform:.2f}"])]
         if self.bigram is not None:
             references.append((self.bigram, BIGRAM_LINE, BIGRAM, "bigram",
                                [f"bigram {self.bigram:.4f}", f"bigram {self.bigram:.2f}"]))
-        losses = [x for _, x in steps]
         lo, hi = data_range(losses, means, [value for value, *_ in references])
         y = y_scale(lo, hi, rows, self.bigram if self.bigram is not None else uniform)
 
         # The y axis: every row labelled on short plots, every other (or third) on tall ones,
-        # always including the bigram's row; a reference's row label takes its colour.
+        # always including the row centred on the bigram (or while it is counted the uniform
+        # loss), labelled in its colour.
         every = 1 if rows <= 6 else 2 if rows <= 12 else 3
         anchor_row = round((y.top - references[-1][0]) / y.unit)
         labels = [f"{y.centre(r):.2f}" if (r - anchor_row) % every == 0 else ""
                   for r in range(rows)]
         gutter = max(len(label) for label in labels) + 1
         columns = max(4, self.size.width - gutter)
-        x = x_scale(steps[-1][0], columns)
+        x = x_scale(numbers[-1], columns)
 
         # Dots: one bit per dot, per text cell; the mean in its own layer over the losses.
         cells = rows * columns
         loss_bits, mean_bits = [0] * cells, [0] * cells
-
-        def put(bits, dx, dy):
-            bits[(dy >> 2) * columns + (dx >> 1)] |= DOT_BITS[dy & 3][dx & 1]
-
-        def segment(bits, x0, y0, x1, y1):
-            """Dots from (x0, y0) to (x1, y1), each column joined to the last vertically."""
-            previous = y0
-            for dx in range(x0, x1 + 1):
-                dy = y1 if x1 == x0 else round(y0 + (y1 - y0) * (dx - x0) / (x1 - x0))
-                for fill in range(min(previous, dy), max(previous, dy) + 1):
-                    put(bits, dx, fill)
-                previous = dy
-
-        joined = x.length < x.dots  # fewer steps than dot columns: the losses become a line
-        last = None
-        for step, loss in steps:
-            point = (x.dot(step), y.dot(loss))
-            if joined and last is not None:
-                segment(loss_bits, *last, *point)
-            else:
-                put(loss_bits, *point)
-            last = point
-        last = None
-        for (step, _), mean in zip(steps, means, strict=True):
-            point = (x.dot(step), y.dot(mean))
-            segment(mean_bits, *(last or point), *point)
-            last = point
+        xs = [step * x.dots // x.length for step in numbers]
+        if x.length < x.dots:  # fewer steps than dot columns: the losses make a line
+            join(loss_bits, columns, xs, losses, y)
+        else:
+            scatter(loss_bits, columns, xs, dot_rows(losses, y))
+        join(mean_bits, columns, xs, means, y)
 
         # The reference lines over the losses (under the mean, which crosses them), and
         # their labels over everything, where they hide the least of the mean.
+        # The reference the rows are centred on is drawn with its glyph across the middle of
+        # its row; the other, between row middles, as a row of dots at its own height.
         glyphs, texts, taken = {}, {}, {}
-        for value, glyph, style, _, _ in references:
+        anchor = references[-1][0]
+        for value, glyph, style, _, _ in sorted(references, key=lambda ref: ref[0] == anchor):
             if y.contains(value):
-                glyphs[y.dot(value) >> 2] = (glyph, style)
+                dot = y.dot(value)
+                if value != anchor:
+                    glyph = chr(0x2800 + DOT_BITS[dot & 3][0] + DOT_BITS[dot & 3][1])
+                glyphs[dot >> 2] = (glyph, style)
         for value, _, style, _, candidates in references:
             if y.contains(value):
                 places = [y.dot(value) >> 2]
@@ -331,8 +390,8 @@ class LossPlot(Widget):
         for r in range(rows):
             reference = glyphs.get(r)
             line = Text(no_wrap=True, overflow="crop")
-            line.append(f"{labels[r]:>{gutter - 1}}",
-                        style=reference[1] if labels[r] and reference else "dim")
+            exact = r == anchor_row and reference and reference[1] == references[-1][2]
+            line.append(f"{labels[r]:>{gutter - 1}}", style=reference[1] if exact else "dim")
             line.append("┤" if labels[r] else "│", style="dim")
             crossed = f"{MEAN} on {UNDER[reference[1]]}" if reference else MEAN
             # Cells of one style are appended as one run: a span per cell made every row
@@ -364,17 +423,17 @@ class LossPlot(Widget):
         """The rightmost start, and the text, of the longest candidate (after a space) that
         covers no mean and no other label in `row`; failing that, the shortest at the right
         end if it covers no other label."""
-        base = row * columns
+        free = ["x" if bits else "." for bits in mean_bits[row * columns:(row + 1) * columns]]
+        for a, b in taken:
+            free[a:b] = "x" * (b - a)
+        free = "".join(free)
         for text in candidates:
-            text = f" {text}"
-            for start in range(columns - len(text), -1, -1):
-                span = range(start, start + len(text))
-                if (not any(mean_bits[base + c] for c in span)
-                        and not any(a < span.stop and span.start < b for a, b in taken)):
-                    return start, text
+            start = free.rfind("." * (len(text) + 1))
+            if start >= 0:
+                return start, f" {text}"
         text = f" {candidates[-1]}"
         start = columns - len(text)
-        if start >= 0 and not any(a < columns and start < b for a, b in taken):
+        if start >= 0 and not any(start < b for _, b in taken):
             return start, text
         return None
 
