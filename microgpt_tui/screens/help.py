@@ -9,10 +9,13 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 PANES = (
-    ("Loss", "each bar is one training step's loss (mean next-letter surprise over one "
-             "name); orange: the running mean; dotted yellow: ln(vocab), the loss of "
-             "guessing uniformly; dashed green: counting letter pairs (bigram); below it, "
-             "the model beats counting."),
+    ("Loss", "each faint blue dot is one training step's loss (mean next-letter surprise "
+             "over one name), every step since the first; bold orange: the running mean of "
+             "the last 50 steps; yellow: ln(vocab), the loss of guessing uniformly; dashed "
+             "green: counting letter pairs (bigram); once the mean is below it, the model "
+             "beats counting. The y axis follows the data after 20 steps (a line out of "
+             "range is named at the edge, ↑ or ↓); the x axis counts steps, and the note "
+             "under it says how many steps one column holds."),
     ("Attention", "row = the position doing the looking (query), column = a position it "
                   "can see (key); each row sums to 100%. Positions to the right are masked."),
     ("KV cache", "the key (k) and value (v) vectors each position wrote for the selected "
