@@ -8,7 +8,7 @@ from engine.checkpoint import DEFAULT_CHECKPOINT
 from engine.gradcheck import CHECKED_WEIGHTS
 from engine.probe import PROBE_SIZE, SAMPLE_COUNT
 
-from .run import MAX_TEMPERATURE, MIN_TEMPERATURE, TEMPERATURE_STEP
+from .run import MAX_TEMPERATURE, MIN_TEMPERATURE, TEMPERATURE_STEP, TOP_K_CHOICES
 from .training import HISTORY_LENGTH
 
 BINDINGS = [
@@ -20,6 +20,9 @@ BINDINGS = [
             tooltip=f"Temperature up (+) or down (-) by {TEMPERATURE_STEP}, "
                     f"{MIN_TEMPERATURE} to {MAX_TEMPERATURE}"),
     Binding("minus", "temperature(-1)", "temperature down", show=False),
+    Binding("k", "top_k", "top-k", show=False,
+            tooltip="Top-k: sample only from the k most likely letters (k steps through "
+                    f"{', '.join(str(k) for k in TOP_K_CHOICES[1:])}, then all)"),
     Binding("right_square_bracket", "head(1)", "head", key_display="[/]",
             tooltip="Next (]) or previous ([) attention head"),
     Binding("left_square_bracket", "head(-1)", "previous head", show=False),
