@@ -103,22 +103,24 @@ class InspectScreen(RunView):
         super().__init__(store)
         result = store.last_result
         # The name the last step trained on, else the one the next step will.
-        self.name_shown = result.doc if result else store.docs[store.step % store.n_docs]
+        self.name_wanted = result.doc if result else store.docs[store.step % store.n_docs]
+        self.name_shown = None  # the name whose numbers are on screen
+        self.measuring = None  # (name, step) of the newest measurement
         self.start_weights = None  # rebuilt by a worker
-        self.start = None  # the name's NameInspection on the step-0 weights
+        self.start = None  # the NameInspection of the name shown on the step-0 weights
 
     def compose(self) -> ComposeResult:
         yield Header(icon="")
         with Vertical(id="inspect", classes="pane"):
             with Horizontal(id="inspect-entry"):
                 yield Label("name ")
-                yield Input(self.name_shown, placeholder="type a name", compact=True,
+                yield Input(self.name_wanted, placeholder="type a name", compact=True,
                             id="inspect-name")
                 yield Static(Text(HINT), id="inspect-hint", classes="note")
             with VerticalScroll(id="inspect-body"):
                 yield Static(Text(WHAT), classes="note")
                 yield Static(id="inspect-notice")
-                yield Static(id="inspect-table")
+                yield Static(Text("Computing…", style="dim"), id="inspect-table")
                 yield Static(id="inspect-totals")
                 yield Static(note(self.store.tokenizer.vocab_size))
                 yield Static(ATTENTION, id="inspect-attention-caption")
@@ -130,17 +132,38 @@ class InspectScreen(RunView):
         self.rebuild_start_weights(self.store.config, self.store.n_docs,
                                    self.store.tokenizer.vocab_size)
 
-    @work(thread=True, exclusive=True, exit_on_error=False)
+    @work(thread=True, group="start", exit_on_error=False)
     def rebuild_start_weights(self, config, n_docs, vocab_size):
         return initial_weights(config, n_docs, vocab_size)
 
+    # On the default model a name takes 1-2 ms; a 4-layer, 64-wide one takes ~60 ms a set of
+    # weights. Exclusive: a newer name or step cancels the measurement under way.
+    @work(thread=True, group="name", exclusive=True, exit_on_error=False)
+    def measure(self, name, step, weights, start_weights):
+        """The name on the weights of `step`, and on `start_weights` unless they are None."""
+        store = self.store
+        now = inspect_name(name, weights, store.tokenizer, store.config)
+        if start_weights is None:
+            return step, now, None
+        return step, now, inspect_name(name, start_weights, store.tokenizer, store.config)
+
     def on_worker_state_changed(self, event):
-        if event.state is WorkerState.SUCCESS:
+        # A cancelled worker's result is stale: a newer measurement is under way.
+        start_weights = event.worker.group == "start"
+        if event.state is WorkerState.SUCCESS and start_weights:
             self.start_weights = event.worker.result
             self.redraw()
-        elif event.state is WorkerState.ERROR:
+        elif event.state is WorkerState.SUCCESS:
+            self.show(*event.worker.result)
+        elif event.state is WorkerState.ERROR and start_weights:
             self.notify(f"Could not rebuild the step-0 weights: {event.worker.error}",
                         severity="error")
+        elif event.state is WorkerState.ERROR:
+            # Diverged weights overflow, or give a letter probability 0 (log of 0).
+            name, step = self.measuring
+            self.show_notice(Text(f"Cannot compute {name!r} on the weights of step {step} "
+                                  f"({event.worker.error}): training has probably diverged.",
+                                  style="red"))
 
     # The name -------------------------------------------------------------------------------
 
@@ -154,12 +177,12 @@ class InspectScreen(RunView):
                 f"({vocabulary_hint(self.store.tokenizer.chars)})")
 
     def on_input_changed(self, event: Input.Changed):
-        if self.refusal(event.value):
-            self.show_notice()
-            return
-        self.name_shown = event.value
-        self.start = None
-        self.redraw()
+        refusal = self.refusal(event.value)
+        if refusal:
+            self.show_notice(self.refusal_notice(refusal))
+        elif event.value != self.name_wanted:
+            self.name_wanted = event.value
+            self.redraw()
 
     def on_input_submitted(self, event: Input.Submitted):
         refusal = self.refusal(event.value)
@@ -171,21 +194,21 @@ class InspectScreen(RunView):
     # Drawing --------------------------------------------------------------------------------
 
     def redraw(self):
-        """The name on the newest weights (and, once, on the step-0 weights)."""
-        store, name = self.store, self.name_shown
-        try:
-            now = inspect_name(name, store.weights, store.tokenizer, store.config)
-            if self.start is None and self.start_weights is not None:
-                self.start = inspect_name(name, self.start_weights, store.tokenizer,
-                                          store.config)
-        except (ArithmeticError, ValueError) as error:
-            # Diverged weights overflow, or give a letter probability 0 (log of 0).
-            self.query_one("#inspect-notice", Static).update(Text(
-                f"Cannot compute {name!r} on the weights of step {store.step} ({error}): "
-                "training has probably diverged.", style="red"))
-            return
-        now_title = f"step {store.step}" if store.step else "now (step 0)"
-        label = store.tokenizer.label
+        """Measure the name on the newest weights (and on the step-0 weights, once a name)."""
+        store = self.store
+        self.measuring = (self.name_wanted, store.step)
+        start_known = self.start is not None and self.start.name == self.name_wanted
+        self.measure(self.name_wanted, store.step, store.weights,
+                     None if start_known else self.start_weights)
+
+    def show(self, step, now, start):
+        if start is not None:
+            self.start = start
+        elif self.start is not None and self.start.name != now.name:
+            self.start = None  # the step-0 weights are still being rebuilt
+        self.name_shown = now.name
+        now_title = f"step {step}" if step else "now (step 0)"
+        label = self.store.tokenizer.label
         self.query_one("#inspect-table", Static).update(
             predictions_table(now, self.start, now_title, label))
         self.query_one("#inspect-totals", Static).update(
@@ -194,21 +217,23 @@ class InspectScreen(RunView):
         self.query_one(AttentionPairs).pair = AttentionPair(
             labels, (now_title, START),
             (now.attention, self.start.attention if self.start else None))
-        self.show_notice(now)
+        refusal = self.refusal(self.query_one("#inspect-name", Input).value)
+        self.show_notice(self.refusal_notice(refusal) if refusal else self.cut_notice(now))
 
-    def show_notice(self, now=None):
-        """The refusal of what is typed, or else whether the name shown was cut."""
-        typed = self.query_one("#inspect-name", Input).value
-        refusal = self.refusal(typed)
-        notice = Text("")
-        if refusal:
-            notice = Text(f"{refusal}: still showing {self.name_shown!r}.", style="bold red")
-        elif now is not None and now.cut:
-            lost = ("the end-of-name prediction is" if now.cut == 1 else
-                    f"the last {now.cut} predictions (the end of the name's among them) are")
-            notice = Text(f"{len(self.name_shown)} letters: the model reads block_size = "
-                          f"{self.store.config.block_size} positions, so, as in training, "
-                          f"{lost} cut.", style=FELL)
+    def refusal_notice(self, refusal):
+        return Text(f"{refusal}: still showing {self.name_wanted!r}.", style="bold red")
+
+    def cut_notice(self, now):
+        if not now.cut:
+            return None
+        lost = ("the end-of-name prediction is" if now.cut == 1 else
+                f"the last {now.cut} predictions (the end of the name's among them) are")
+        return Text(f"{len(now.name)} letters: the model reads block_size = "
+                    f"{self.store.config.block_size} positions, so, as in training, {lost} "
+                    "cut.", style=FELL)
+
+    def show_notice(self, notice):
+        """A line above the table (a refusal, a cut, a failure), or none."""
         shown = self.query_one("#inspect-notice", Static)
-        shown.update(notice)
+        shown.update(notice or "")
         shown.display = bool(notice)

@@ -42,7 +42,9 @@ async def type_name(pilot, name):
     field.focus()
     field.select_all()
     await pilot.press(*name)
-    await pilot.pause()
+    screen = pilot.app.screen
+    if not screen.refusal(name):
+        await wait_for(pilot, lambda: screen.name_shown == name)
 
 
 def table_rows(screen):
@@ -112,6 +114,9 @@ async def test_letters_outside_the_vocabulary_are_refused_by_name():
         assert "'Z', 'o', 'ë' are not in the vocabulary (abcdefgh)" in notice
         assert "still showing 'bea'" in notice
         assert screen.name_shown == "bea" and len(table_rows(screen)) == 4
+        app.action_step()  # the s key would type an s: the refusal outlives a redraw
+        await wait_for(pilot, lambda: "step 1" in shown(screen, "#inspect-table"))
+        assert "still showing 'bea'" in shown(screen, "#inspect-notice")
         await pilot.press("enter")
         assert notices(app)[-1] == ("Cannot inspect 'Zoë': 'Z', 'o', 'ë' are not in the "
                                     "vocabulary (abcdefgh).")
@@ -169,7 +174,9 @@ async def test_weights_it_cannot_compute_on_are_said_in_one_line(monkeypatch):
             raise ValueError("math domain error")
 
         monkeypatch.setattr(inspect_screen, "inspect_name", diverged)
-        await type_name(pilot, "egg")
+        screen.query_one("#inspect-name", Input).select_all()
+        await pilot.press(*"egg")
+        await wait_for(pilot, lambda: screen.query_one("#inspect-notice", Static).display)
         notice = " ".join(shown(screen, "#inspect-notice").split())
         assert notice == ("Cannot compute 'egg' on the weights of step 0 (math domain error): "
                           "training has probably diverged.")
