@@ -20,6 +20,7 @@ from textual.worker import WorkerState
 
 from engine.inspection import initial_weights, inspect_name, unknown_characters
 
+from ..colours import BAD, FAILED, GOOD, MARK
 from ..run import Change
 from ..widgets.attention_pairs import AttentionPair, AttentionPairs
 from ..widgets.sampling import percent
@@ -27,7 +28,7 @@ from .force import vocabulary_hint
 from .view import RunView
 
 START = "step 0"
-ROSE, FELL, RIGHT = "green", "dark_orange", "bold green"
+ROSE, FELL, RIGHT = GOOD, MARK, f"bold {GOOD}"
 PENDING = Text("…", style="dim")
 SEPARATOR = "│"
 WHAT = ("Each next letter's probability, probs[target] in the reference's "
@@ -163,7 +164,7 @@ class InspectScreen(RunView):
             name, step = self.measuring
             self.show_notice(Text(f"Cannot compute {name!r} on the weights of step {step} "
                                   f"({event.worker.error}): training has probably diverged.",
-                                  style="red"))
+                                  style=FAILED))
 
     # The name -------------------------------------------------------------------------------
 
@@ -221,7 +222,7 @@ class InspectScreen(RunView):
         self.show_notice(self.refusal_notice(refusal) if refusal else self.cut_notice(now))
 
     def refusal_notice(self, refusal):
-        return Text(f"{refusal}: still showing {self.name_wanted!r}.", style="bold red")
+        return Text(f"{refusal}: still showing {self.name_wanted!r}.", style=BAD)
 
     def cut_notice(self, now):
         if not now.cut:
