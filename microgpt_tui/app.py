@@ -27,6 +27,7 @@ from .screens.force import ForceTokenScreen, vocabulary_hint
 from .screens.gradcheck import GradientCheckScreen
 from .screens.graph import GraphScreen
 from .screens.help import HelpScreen
+from .screens.inspect import InspectScreen
 from .screens.optimizer import OptimizerScreen
 from .screens.stages import StagesScreen
 from .training import Command, SaveCheckpoint, TrainingLoop
@@ -262,6 +263,9 @@ class MicrogptApp(App):
 
     def action_embedding_view(self):
         self.show_view(EmbeddingScreen)
+
+    def action_inspect_name(self):
+        self.show_view(InspectScreen)
 
     def action_probe_filmstrip(self):
         self.show_view(FilmstripScreen)

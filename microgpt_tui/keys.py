@@ -48,6 +48,9 @@ BINDINGS = [
     Binding("f", "force_token", "force next letter", show=False,
             tooltip="Choose the next letter yourself (enter ends the name): the sampling "
                     "pane shows how likely the model found it"),
+    Binding("i", "inspect_name", "inspect a name", show=False,
+            tooltip="Inspect a name you type: each next letter's probability, rank and bits, "
+                    "and every head's attention, now and at step 0"),
     Binding("x", "ablate_head", "ablate head", show=False,
             tooltip="Zero the selected head: probe loss and samples with and without it "
                     "(x or esc restores it)"),
