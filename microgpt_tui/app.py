@@ -26,6 +26,7 @@ from .screens.filmstrip import FilmstripScreen
 from .screens.force import ForceTokenScreen, vocabulary_hint
 from .screens.gradcheck import GradientCheckScreen
 from .screens.graph import GraphScreen
+from .screens.heads import HeadsScreen
 from .screens.help import HelpScreen
 from .screens.optimizer import OptimizerScreen
 from .screens.stages import StagesScreen
@@ -251,6 +252,9 @@ class MicrogptApp(App):
     def action_ablate_head(self):
         layer, head = self.layer, self.head
         self.show_view(AblationScreen, lambda: AblationScreen(self.store, layer, head))
+
+    def action_heads_view(self):
+        self.show_view(HeadsScreen)
 
     def action_optimizer_view(self):
         self.show_view(OptimizerScreen)

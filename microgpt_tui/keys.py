@@ -4,6 +4,7 @@ from textual.app import SystemCommand
 from textual.binding import Binding
 from textual.markup import escape as escape_markup
 
+from engine.ablation import ABLATION_PROBE_SIZE
 from engine.checkpoint import DEFAULT_CHECKPOINT
 from engine.probe import PROBE_SIZE, SAMPLE_COUNT
 
@@ -47,6 +48,9 @@ BINDINGS = [
     Binding("x", "ablate_head", "ablate head", show=False,
             tooltip="Zero the selected head: probe loss and samples with and without it "
                     "(x or esc restores it)"),
+    Binding("H", "heads_view", "what each head does", key_display="H", show=False,
+            tooltip=f"What each head does: where every head looks on the {ABLATION_PROBE_SIZE} "
+                    "probe names, and the loss without it"),
     Binding("o", "optimizer_view", "optimizer view", show=False,
             tooltip="Optimizer view: weights, gradients, Adam m and v, update, lr schedule"),
     Binding("m", "embedding_view", "embedding map", show=False,
