@@ -20,11 +20,11 @@ from .probe import mean_loss
 # Where a key sits relative to the query, in the order of HeadProfile.mass.
 SELF, PREVIOUS, BOS, FURTHER = range(4)
 WHERE = ("itself", "the previous letter", "BOS", "further back")
-# A head is "mostly" somewhere when at least this share of its attention goes there; when no
-# place gets that much it is "spread out", and "leaning to" the place whose share is the most
-# above what attention spread evenly over the same keys would give it, if at least LEANS
-# times that (with few letters to choose from, even attention already gives itself and the
-# previous letter a quarter each).
+# A head is "mostly" somewhere when at least this share of its attention goes there. Else it
+# "leans to" the place whose share is the most above what attention spread evenly over the
+# same keys would give it, if at least LEANS times that (with few letters to choose from, even
+# attention already gives itself and the previous letter a quarter each); else it is "spread
+# out".
 MOSTLY = 0.5
 LEANS = 1.25
 SPREAD_OUT = "spread out"
@@ -78,8 +78,7 @@ class HeadsReport:
         ratios = [mass / even if even else 0.0 for mass, even in zip(profile.mass,
                                                                      self.even_mass)]
         leaning = max(range(len(ratios)), key=ratios.__getitem__)
-        return (f"{SPREAD_OUT}, leaning to {WHERE[leaning]}" if ratios[leaning] >= LEANS
-                else SPREAD_OUT)
+        return f"leans to {WHERE[leaning]}" if ratios[leaning] >= LEANS else SPREAD_OUT
 
 
 class AttentionTally:

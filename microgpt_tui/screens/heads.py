@@ -13,7 +13,7 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Footer, Header, ProgressBar, Static
 from textual.worker import WorkerState, get_current_worker
@@ -25,13 +25,13 @@ from ..run import Change
 from .view import RunView
 
 TOP_STYLE = "bold dark_orange"
-HEADER = ("itself", "previous", "BOS", "further")
+HEADER = ("itself", "prev.", "BOS", "further")  # engine.heads' SELF, PREVIOUS, BOS, FURTHER
 # Below this many nats under a uniform guess, "a share of what the model has learned" would
 # be the ratio of two tiny numbers (or of a negative one): the share is left out.
 SHARE_FROM = 0.1
 
-WHAT = ("Where each head's attn_weights = softmax(attn_logits) go, averaged over every "
-        "letter of {names} probe names, and the probe loss with that head's output zeroed.")
+WHAT = ("Every head's attn_weights = softmax(attn_logits) over {names} probe names, and the "
+        "probe loss without that head's output.")
 
 
 def weights_label(step):
@@ -39,29 +39,30 @@ def weights_label(step):
 
 
 def legend(report, vocab_size):
-    share = (f"; in %, of the {report.learned:.4f} the model is below a uniform guess "
+    share = (f"; %: of the {report.learned:.4f} the model is below a uniform guess "
              f"(ln {vocab_size} = {report.uniform_loss:.4f})"
              if report.learned >= SHARE_FROM else "")
     return (
-        "Shares of attention on the letter itself, the one just before (BOS for the first "
-        f"letter), BOS further back, and the rest, over {report.rows:,} query positions "
-        "(position 0 is left out: its only key is itself). Entropy: the mean bits of a "
-        "position's attention; spreading it evenly gives the most.\n"
-        f"Loss change: the probe loss with that head alone zeroed, minus {report.loss:.4f} "
-        f"with every head{share}.\n"
-        f"Label: \"mostly …\" when one share is at least {MOSTLY:.0%}; else \"{SPREAD_OUT}\", "
-        f"leaning to a place given at least {LEANS:g}× its even share. Orange: each head's "
-        "largest share, and the largest loss change.")
+        "Shares of attention on the letter itself, the one before it (BOS before the first "
+        f"letter), BOS further back and the rest, over {report.rows:,} positions (not "
+        "position 0: its only key is itself); \"even\": attention spread evenly over every "
+        "key. Entropy: mean bits per position.\n"
+        f"Δ loss: the probe loss with only that head zeroed, minus {report.loss:.4f} with "
+        f"every head{share}.\n"
+        f"Label: \"mostly …\" at {MOSTLY:.0%} or more on one place; \"leans to …\" at "
+        f"{LEANS:g}× its even share; else \"{SPREAD_OUT}\". Orange: each head's largest "
+        "share, and the largest Δ loss.")
 
 
 def heads_table(report):
     show_share = report.learned >= SHARE_FROM
-    table = Table(box=None, padding=(0, 1), show_edge=False)
+    # collapse_padding: one space between columns, so that the label fits beside them at 80.
+    table = Table(box=None, padding=(0, 1), collapse_padding=True, show_edge=False)
     table.add_column("head", no_wrap=True)
     for place in HEADER:
         table.add_column(place, justify="right", no_wrap=True)
     table.add_column("entropy", justify="right", no_wrap=True)
-    table.add_column("loss change", justify="right", no_wrap=True)
+    table.add_column("Δ loss", justify="right", no_wrap=True)
     if show_share:
         table.add_column("%", justify="right", no_wrap=True)
     table.add_column("label")
@@ -70,15 +71,15 @@ def heads_table(report):
         shares = [Text(f"{mass:.0%}", style=TOP_STYLE if place == profile.top else "")
                   for place, mass in enumerate(profile.mass)]
         change_style = TOP_STYLE if change == max(changes) else ""
-        row = [profile.name, *shares, f"{profile.entropy:.2f} bits",
+        row = [profile.name, *shares, f"{profile.entropy:.2f}",
                Text(f"{change:+.4f}", style=change_style)]
         if show_share:
             row.append(Text(f"{change / report.learned:+.1%}", style=change_style))
         table.add_row(*row, report.label(profile))
     # What the shares and the entropy would be with no preference at all.
     table.add_row("even", *(f"{mass:.0%}" for mass in report.even_mass),
-                  f"{report.even_entropy:.2f} bits", *[""] * (1 + show_share),
-                  "attention spread evenly", style="dim")
+                  f"{report.even_entropy:.2f}", *[""] * (1 + show_share), "every key alike",
+                  style="dim")
     return table
 
 
@@ -109,7 +110,7 @@ class HeadsScreen(RunView):
 
     def compose(self) -> ComposeResult:
         yield Header(icon="")
-        with Vertical(id="heads", classes="pane"):
+        with VerticalScroll(id="heads", classes="pane"):
             yield Static(WHAT.format(names=len(self.probe)), id="heads-what", classes="note")
             yield Static(id="heads-source")
             with Vertical(id="heads-progress"):
@@ -180,10 +181,8 @@ class HeadsScreen(RunView):
         """Say which weights were measured, and whether training has moved on since."""
         if self.measured_step is None:
             return
-        source = (f"Measured on {weights_label(self.measured_step)}; probe names drawn with "
-                  f"seed {PROBE_SEED}.")
+        source = (f"Measured on {weights_label(self.measured_step)} · probe names drawn with "
+                  f"seed {PROBE_SEED}")
         if self.store.step != self.measured_step:
-            source += f" Training is at step {self.store.step} now: r measures again."
-        else:
-            source += " r measures again (after more training)."
+            source += f" · training is at step {self.store.step} now: r measures again"
         self.query_one("#heads-source", Static).update(source)

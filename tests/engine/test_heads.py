@@ -169,9 +169,8 @@ EVEN = (0.3, 0.3, 0.2, 0.2)
     ((MOSTLY, 0.2, 0.2, 0.1), EVEN, "mostly itself"),
     ((0.1, 0.1, MOSTLY, 0.3), EVEN, "mostly BOS"),
     (EVEN, EVEN, "spread out"),
-    ((0.2, 0.2, 0.1, 0.2 * LEANS + 0.01), EVEN, "spread out, leaning to further back"),
-    ((0.2, 0.3 * LEANS + 0.01, 0.1, 0.2 * LEANS - 0.01), EVEN,
-     "spread out, leaning to the previous letter"),
+    ((0.2, 0.2, 0.1, 0.2 * LEANS + 0.01), EVEN, "leans to further back"),
+    ((0.2, 0.3 * LEANS + 0.01, 0.1, 0.2 * LEANS - 0.01), EVEN, "leans to the previous letter"),
     # block_size 2: even attention never reaches BOS-further-back or further back.
     ((0.49, 0.49, 0.0, 0.02), (0.5, 0.5, 0.0, 0.0), "spread out"),
 ])
