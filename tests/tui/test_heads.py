@@ -11,7 +11,7 @@ from textual.worker import WorkerState
 
 import engine.probe
 import microgpt_tui.screens.heads
-from engine.heads import profile_heads
+from engine.heads import LEANS, MOSTLY, profile_heads
 from engine.model import forward_document
 from engine.probe import Cancelled
 from microgpt_tui.screens.heads import HeadsScreen
@@ -94,8 +94,9 @@ async def test_progress_then_a_row_for_every_head_of_every_layer(measured):
         for name in ("L1 H1", "L1 H2", "L2 H1", "L2 H2", "even"):
             assert name in table
         assert "initial weights" in shown(screen, "heads-source")
-        assert "Label: \"mostly …\" when one share is at least 50%" in shown(screen,
-                                                                            "heads-legend")
+        legend = " ".join(shown(screen, "heads-legend").split())
+        assert f'"mostly …" at {MOSTLY:.0%} or more' in legend
+        assert f'"leans to …" at {LEANS:g}× its even share' in legend
 
 
 async def test_r_measures_again_on_the_newest_weights():
