@@ -49,8 +49,8 @@ BINDINGS = [
             tooltip="Zero the selected head: probe loss and samples with and without it "
                     "(x or esc restores it)"),
     Binding("H", "heads_view", "what each head does", key_display="H", show=False,
-            tooltip=f"What each head does: where every head looks on the {ABLATION_PROBE_SIZE} "
-                    "probe names, and the loss without it"),
+            tooltip=f"What each head does: where it looks on the {ABLATION_PROBE_SIZE} probe "
+                    "names, the loss without it"),
     Binding("o", "optimizer_view", "optimizer view", show=False,
             tooltip="Optimizer view: weights, gradients, Adam m and v, update, lr schedule"),
     Binding("m", "embedding_view", "embedding map", show=False,
