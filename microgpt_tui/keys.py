@@ -6,6 +6,7 @@ from textual.markup import escape as escape_markup
 
 from engine.ablation import ABLATION_PROBE_SIZE
 from engine.checkpoint import DEFAULT_CHECKPOINT
+from engine.gradcheck import CHECKED_WEIGHTS
 from engine.probe import PROBE_SIZE, SAMPLE_COUNT
 
 from .run import MAX_TEMPERATURE, MIN_TEMPERATURE, TEMPERATURE_STEP
@@ -41,7 +42,7 @@ BINDINGS = [
     Binding("G", "graph_view", "graph", show=False,
             tooltip="The last trained name's autograd graph, and a walk down it from the loss"),
     Binding("g", "gradient_check", "gradcheck", show=False, tooltip="Gradient check: "
-            "backward's gradient of 10 weights beside finite differences"),
+            f"backward's gradient of {CHECKED_WEIGHTS} weights beside finite differences"),
     Binding("f", "force_token", "force next letter", show=False,
             tooltip="Choose the next letter yourself (enter ends the name): the sampling "
                     "pane shows how likely the model found it"),

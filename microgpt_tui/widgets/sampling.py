@@ -9,10 +9,10 @@ from textual.widget import Widget
 
 from engine.sampler import rank, surprisal_bits
 
+from ..colours import BAR, CHOSEN, GOOD, MARK
 from .heatmap import heat_style
 
 TOP = 10
-BAR_STYLE, CHOSEN_STYLE = "steel_blue", "bold black on dark_orange"
 PARTIAL = " ▏▎▍▌▋▊▉"
 
 
@@ -51,10 +51,10 @@ class SamplingView(Widget):
     def sample_line(self):
         line = Text("sample ")
         for i, event in enumerate(self.events):
-            style = CHOSEN_STYLE if i == len(self.events) - 1 else "bold"
+            style = CHOSEN if i == len(self.events) - 1 else "bold"
             line.append(self.tokenizer.label(event.token), style=style)
         if self.events[-1].done:
-            line.append("  done", style="green")
+            line.append("  done", style=GOOD)
         return line
 
     def seen(self):
@@ -75,7 +75,7 @@ class SamplingView(Widget):
         given = f"P({label} | {self.seen()})"
         if len(given) + len(stats) > self.size.width:
             given = f"P({label})"  # narrow pane: the context is on the sample line anyway
-        return Text(given + stats, style="dark_orange")
+        return Text(given + stats, style=MARK)
 
     def probability_bars(self, event):
         ranked = sorted(range(len(event.probs)), key=lambda i: -event.probs[i])[:TOP]
@@ -85,15 +85,15 @@ class SamplingView(Widget):
             p = event.probs[token]
             chosen = token == event.token
             line = Text(f"{self.tokenizer.label(token)} ",
-                        style=CHOSEN_STYLE if chosen else "bold")
-            line.append(bar(p / event.probs[ranked[0]], width), style=BAR_STYLE)
+                        style=CHOSEN if chosen else "bold")
+            line.append(bar(p / event.probs[ranked[0]], width), style=BAR)
             line.append(f" {p * 100:5.1f}%")
             if chosen:
-                line.append(" ◀ forced" if event.forced else " ◀ drawn", style="dark_orange")
+                line.append(" ◀ forced" if event.forced else " ◀ drawn", style=MARK)
             lines.append(line)
         if event.token not in ranked and not event.forced:  # the forced line says it
             lines.append(Text(f"{self.tokenizer.label(event.token)} chosen at "
-                              f"{event.probs[event.token] * 100:.2f}%", style="dark_orange"))
+                              f"{event.probs[event.token] * 100:.2f}%", style=MARK))
         return lines
 
     def attention_line(self, event):
