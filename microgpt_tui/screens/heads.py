@@ -21,10 +21,10 @@ from textual.worker import WorkerState, get_current_worker
 from engine.ablation import PROBE_SEED
 from engine.heads import LEANS, MOSTLY, SPREAD_OUT, profile_heads
 
+from ..colours import BOLD_MARK, FAILED
 from ..run import Change
 from .view import RunView
 
-TOP_STYLE = "bold dark_orange"
 HEADER = ("itself", "prev.", "BOS", "further")  # engine.heads' SELF, PREVIOUS, BOS, FURTHER
 # Below this many nats under a uniform guess, "a share of what the model has learned" would
 # be the ratio of two tiny numbers (or of a negative one): the share is left out.
@@ -68,9 +68,9 @@ def heads_table(report):
     table.add_column("label")
     changes = [report.change(profile) for profile in report.heads]
     for profile, change in zip(report.heads, changes):
-        shares = [Text(f"{mass:.0%}", style=TOP_STYLE if place == profile.top else "")
+        shares = [Text(f"{mass:.0%}", style=BOLD_MARK if place == profile.top else "")
                   for place, mass in enumerate(profile.mass)]
-        change_style = TOP_STYLE if change == max(changes) else ""
+        change_style = BOLD_MARK if change == max(changes) else ""
         row = [profile.name, *shares, f"{profile.entropy:.2f}",
                Text(f"{change:+.4f}", style=change_style)]
         if show_share:
@@ -175,7 +175,7 @@ class HeadsScreen(RunView):
             self.query_one("#heads-progress").display = False
             # Diverged weights can overflow or make a probability 0 (log of 0).
             self.query_one("#heads-table", Static).update(Text(
-                f"Could not measure on these weights ({event.worker.error}).", style="red"))
+                f"Could not measure on these weights ({event.worker.error}).", style=FAILED))
 
     def redraw(self):
         """Say which weights were measured, and whether training has moved on since."""
