@@ -117,8 +117,8 @@ def profile_heads(weights, tokenizer, config, probe, *, cancelled=None, progress
     engine.probe.Cancelled; `progress(done, total)` hears after each name's forward pass how
     many of all the passes are done."""
     if config.block_size < 2:
-        raise ValueError("with block_size 1 every position attends only to itself: there is "
-                         "no choice of where to look to measure")
+        raise ValueError("with block_size 1 every position attends only to itself, so no "
+                         "head has a choice of where to look")
     pairs = [(layer, head) for layer in range(config.n_layer) for head in range(config.n_head)]
     total, done = len(probe) * (1 + len(pairs)), 0
 

@@ -134,7 +134,7 @@ class HeadsScreen(RunView):
         self.measured_step = self.store.step
         self.query_one("#heads-table", Static).update("")
         self.query_one("#heads-legend", Static).update("")
-        self.show_progress(0, len(self.probe))
+        self.show_progress(0, None)  # None: how many passes, the first report says
         self.worker = self.measure(self.store.weights)
         self.redraw()
 
@@ -155,10 +155,12 @@ class HeadsScreen(RunView):
 
     def show_progress(self, done, total):
         self.query_one("#heads-progress").display = True
-        passes = 1 + self.store.config.n_layer * self.store.config.n_head
-        self.query_one("#heads-progress-label", Static).update(
-            f"Measuring: {passes} passes over the {len(self.probe)} names (every head, then "
-            f"each head zeroed in turn); {done:,} of {total:,} name passes done…")
+        label = "Measuring…"
+        if total:
+            label = (f"Measuring: {total // len(self.probe)} passes over the {len(self.probe)} "
+                     "names (every head, then each head zeroed in turn); "
+                     f"{done:,} of {total:,} name passes done…")
+        self.query_one("#heads-progress-label", Static).update(label)
         self.query_one(ProgressBar).update(total=total, progress=done)
 
     def on_worker_state_changed(self, event):
@@ -175,7 +177,7 @@ class HeadsScreen(RunView):
             self.query_one("#heads-progress").display = False
             # Diverged weights can overflow or make a probability 0 (log of 0).
             self.query_one("#heads-table", Static).update(Text(
-                f"Could not measure on these weights ({event.worker.error}).", style=FAILED))
+                f"Could not measure on these weights: {event.worker.error}.", style=FAILED))
 
     def redraw(self):
         """Say which weights were measured, and whether training has moved on since."""
