@@ -49,19 +49,23 @@ def stop_if_cancelled(cancelled):
         raise Cancelled
 
 
-def mean_loss(docs, weights, tokenizer, config, ablate=NO_ABLATION, *, cancelled=None):
+def mean_loss(docs, weights, tokenizer, config, ablate=NO_ABLATION, *, cancelled=None,
+              each=None):
     """The mean over `docs` of each document's mean next-token loss, as a training step has
     it, float forward on `weights` (with the heads in `ablate` zeroed).
 
     `cancelled`, a callable without arguments, is asked before each document; when it
-    returns True the measurement raises Cancelled."""
+    returns True the measurement raises Cancelled. `each`, if given, is called with every
+    document's DocumentForward as it is done (to read its attention, or count progress)."""
     if not docs:
         raise ValueError("no documents to measure the loss on")
     losses = []
     for doc in docs:
         stop_if_cancelled(cancelled)
-        losses.append(
-            forward_document(tokenizer.document(doc), weights, config, FLOAT_OPS, ablate).loss)
+        forward = forward_document(tokenizer.document(doc), weights, config, FLOAT_OPS, ablate)
+        losses.append(forward.loss)
+        if each is not None:
+            each(forward)
     return math.fsum(losses) / len(docs)
 
 

@@ -26,6 +26,7 @@ from .screens.filmstrip import FilmstripScreen
 from .screens.force import ForceTokenScreen, vocabulary_hint
 from .screens.gradcheck import GradientCheckScreen
 from .screens.graph import GraphScreen
+from .screens.heads import HeadsScreen
 from .screens.help import HelpScreen
 from .screens.inspect import InspectScreen
 from .screens.optimizer import OptimizerScreen
@@ -34,6 +35,10 @@ from .training import Command, SaveCheckpoint, TrainingLoop
 from .widgets.panes import Panes
 
 MIN_WIDTH, MIN_HEIGHT = 80, 24
+# The views a key opens with no more than the store: the name in its binding's view('...').
+VIEWS = {"graph": GraphScreen, "gradient check": GradientCheckScreen, "inspect": InspectScreen,
+         "heads": HeadsScreen, "optimizer": OptimizerScreen, "embedding": EmbeddingScreen,
+         "filmstrip": FilmstripScreen}
 
 
 class MicrogptApp(App):
@@ -258,34 +263,17 @@ class MicrogptApp(App):
         layer, head = self.layer, self.head
         self.show_view(AblationScreen, lambda: AblationScreen(self.store, layer, head))
 
-    def action_optimizer_view(self):
-        self.show_view(OptimizerScreen)
-
-    def action_embedding_view(self):
-        self.show_view(EmbeddingScreen)
-
-    def action_inspect_name(self):
-        self.show_view(InspectScreen)
-
-    def action_probe_filmstrip(self):
-        self.show_view(FilmstripScreen)
+    def action_view(self, name):
+        """Open one of VIEWS by its name (the bindings' `view('name')`)."""
+        view_type = VIEWS[name]
+        if view_type.NEEDS_A_STEP and self.store.last_result is None:
+            self.notify(f"{view_type.NEEDS_A_STEP} uses the last trained name: press s for a "
+                        "training step first.", severity="warning")
+        else:
+            self.show_view(view_type)
 
     def action_help(self):
         self.show_view(HelpScreen, lambda: HelpScreen(self.BINDINGS))
-
-    def action_graph_view(self):
-        if not self.needs_a_step("The graph view"):
-            self.show_view(GraphScreen)
-
-    def action_gradient_check(self):
-        if not self.needs_a_step("The gradient check"):
-            self.show_view(GradientCheckScreen)
-
-    def needs_a_step(self, what):
-        if self.store.last_result is None:
-            self.notify(f"{what} uses the last trained name: press s for a training step "
-                        "first.", severity="warning")
-        return self.store.last_result is None
 
     def get_system_commands(self, screen):
         yield from super().get_system_commands(screen)

@@ -4,6 +4,7 @@ from textual.app import SystemCommand
 from textual.binding import Binding
 from textual.markup import escape as escape_markup
 
+from engine.ablation import ABLATION_PROBE_SIZE
 from engine.checkpoint import DEFAULT_CHECKPOINT
 from engine.gradcheck import CHECKED_WEIGHTS
 from engine.probe import PROBE_SIZE, SAMPLE_COUNT
@@ -41,24 +42,27 @@ BINDINGS = [
             tooltip=f"Save a checkpoint (to --save PATH, else {DEFAULT_CHECKPOINT})"),
     Binding("e", "export", "export", show=False,
             tooltip="Export loss.csv, trace.json (the last step) and screen.svg"),
-    Binding("G", "graph_view", "graph", show=False,
+    Binding("G", "view('graph')", "graph", show=False,
             tooltip="The last trained name's autograd graph, and a walk down it from the loss"),
-    Binding("g", "gradient_check", "gradcheck", show=False, tooltip="Gradient check: "
+    Binding("g", "view('gradient check')", "gradcheck", show=False, tooltip="Gradient check: "
             f"backward's gradient of {CHECKED_WEIGHTS} weights beside finite differences"),
     Binding("f", "force_token", "force next letter", show=False,
             tooltip="Choose the next letter yourself (enter ends the name): the sampling "
                     "pane shows how likely the model found it"),
-    Binding("i", "inspect_name", "inspect a name", show=False,
+    Binding("i", "view('inspect')", "inspect a name", show=False,
             tooltip="Inspect a name you type: each next letter's probability, rank and bits, "
                     "and every head's attention, now and at step 0"),
     Binding("x", "ablate_head", "ablate head", show=False,
             tooltip="Zero the selected head: probe loss and samples with and without it "
                     "(x or esc restores it)"),
-    Binding("o", "optimizer_view", "optimizer view", show=False,
+    Binding("H", "view('heads')", "what each head does", key_display="H", show=False,
+            tooltip=f"What each head does: where it looks on the {ABLATION_PROBE_SIZE} probe "
+                    "names, the loss without it"),
+    Binding("o", "view('optimizer')", "optimizer view", show=False,
             tooltip="Optimizer view: weights, gradients, Adam m and v, update, lr schedule"),
-    Binding("m", "embedding_view", "embedding map", show=False,
+    Binding("m", "view('embedding')", "embedding map", show=False,
             tooltip="Embedding map: every letter's embedding projected to 2-D (PCA)"),
-    Binding("p", "probe_filmstrip", "probe filmstrip", show=False,
+    Binding("p", "view('filmstrip')", "probe filmstrip", show=False,
             tooltip=f"Probe filmstrip: loss on {PROBE_SIZE} fixed names and "
                     f"{SAMPLE_COUNT} samples, every N steps"),
     # Learners press ctrl+c to leave a terminal program; Textual would only explain ctrl+q.

@@ -66,6 +66,7 @@ class GradientCheckScreen(RunView):
                 tooltip=f"Check {CHECKED_WEIGHTS} other weights"),
     ]
     FOLLOWS = frozenset({Change.STEPS})
+    NEEDS_A_STEP = "The gradient check"
     # Back to back, checks (which hold the GIL) slowed continuous training to under half its
     # speed: a new check starts at most twice a second.
     REDRAW_INTERVAL = 0.5

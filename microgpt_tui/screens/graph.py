@@ -71,6 +71,7 @@ class GraphScreen(RunView):
     BINDINGS = [
         Binding("backspace", "up", "up", tooltip="Back up to the parent node"),
     ]
+    NEEDS_A_STEP = "The graph view"
 
     def __init__(self, store):
         super().__init__(store)

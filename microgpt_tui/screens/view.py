@@ -42,6 +42,7 @@ class RunView(Screen):
 
     KEY = ""  # the key that opens the view (the app's binding) and closes it
     CLOSE_LABEL = "close"  # escape's word in the footer
+    NEEDS_A_STEP = ""  # what the view is called, if it shows the last trained name
     FOLLOWS = frozenset()  # the store's Changes that call for a redraw
     REDRAW_INTERVAL = 0.1
 

@@ -232,6 +232,6 @@ async def test_a_view_already_open_under_a_modal_is_popped_back_to_not_rebuilt()
         optimizer = app.screen
         await pilot.press("ctrl+p")  # the command palette opens over whatever is shown
         await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette))
-        await app.run_action("optimizer_view")
+        await app.run_action("view('optimizer')")
         await pilot.pause()
         assert app.screen is optimizer and len(app.screen_stack) == 2
