@@ -10,7 +10,7 @@ from pathlib import Path
 from textual import work
 from textual.app import App, ComposeResult
 from textual.content import Content
-from textual.reactive import reactive
+from textual.reactive import var
 from textual.widgets import Footer, Header, Static
 from textual.worker import get_current_worker
 
@@ -46,9 +46,11 @@ class MicrogptApp(App):
     TITLE = "microgpt-tui"
     BINDINGS = BINDINGS
 
-    layer = reactive(0)
-    head = reactive(0)
-    all_heads = reactive(False)
+    # var, not reactive: an App reactive repaints the whole screen when it changes; the
+    # panes bound to these repaint just what they show.
+    layer = var(0)
+    head = var(0)
+    all_heads = var(False)
 
     def __init__(self, trainer, dataset_name="names.txt", temperature=0.5, loss_history=(),
                  checkpoint_path=DEFAULT_CHECKPOINT, export_dir=None, probe_every=None,

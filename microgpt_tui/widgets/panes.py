@@ -2,7 +2,7 @@
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, ScrollableContainer, Vertical, VerticalScroll
-from textual.reactive import reactive
+from textual.reactive import var
 
 from ..run import Change
 from ..views import (
@@ -24,10 +24,11 @@ class Panes(Horizontal):
     """Loss and attention on the left, sampling and the KV cache on the right. The app binds
     the selected layer and head (and all_heads) down; everything else comes from the store."""
 
-    # Not `layer`: a widget's `layer` is its CSS layer.
-    shown_layer = reactive(0)
-    shown_head = reactive(0)
-    all_heads = reactive(False)
+    # Not `layer`: a widget's `layer` is its CSS layer. var, not reactive: a change would
+    # repaint all four panes; the titles and the panes bound to these repaint what changes.
+    shown_layer = var(0)
+    shown_head = var(0)
+    all_heads = var(False)
 
     def __init__(self, store, **kwargs):
         super().__init__(**kwargs)
@@ -122,14 +123,18 @@ class Panes(Horizontal):
         where = f"layer {layer + 1}/{config.n_layer}"
         heads = "all heads" if self.all_heads else f"head {head + 1}/{config.n_head}"
         running = " · running" if self.store.running else ""
-        self.query_one("#loss").border_title = f"Loss{running}"
-        self.query_one("#attention").border_title = f"Attention · {where} · {heads}"
-        self.query_one("#kv-cache").border_title = (
-            f"KV cache · {where} · head {head + 1}/{config.n_head}")
         sampling = self.store.sampling
         top_k = f" · top-k {sampling.top_k}" if sampling.top_k else ""
-        self.query_one("#sampling").border_title = (
-            f"Sampling · temperature {sampling.temperature:.1f}{top_k}")
+        titles = {
+            "#loss": f"Loss{running}",
+            "#attention": f"Attention · {where} · {heads}",
+            "#kv-cache": f"KV cache · {where} · head {head + 1}/{config.n_head}",
+            "#sampling": f"Sampling · temperature {sampling.temperature:.1f}{top_k}",
+        }
+        for selector, title in titles.items():
+            pane = self.query_one(selector)
+            if pane.border_title != title:  # setting one, even to itself, repaints the pane
+                pane.border_title = title
 
     def watch_shown_layer(self):
         self.update_titles()

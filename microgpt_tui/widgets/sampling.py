@@ -4,7 +4,7 @@ import math
 
 from rich.console import Group
 from rich.text import Text
-from textual.reactive import reactive
+from textual.reactive import reactive, var
 from textual.widget import Widget
 
 from engine.sampler import next_token_probs, rank, surprisal_bits
@@ -42,8 +42,10 @@ class SamplingView(Widget):
     first_logits = reactive(None)
     temperature = reactive(0.5)
     top_k = reactive(None)
-    layer = reactive(0)
-    head = reactive(0)
+    # Only a sample's attention line shows these: var, so that switching the head does not
+    # redraw the first letter's bars (watchers below redraw a sample).
+    layer = var(0)
+    head = var(0)
 
     def __init__(self, tokenizer, **kwargs):
         super().__init__(**kwargs)
@@ -138,3 +140,13 @@ class SamplingView(Widget):
         line.append(f"  most {self.tokenizer.label(self.events[top].input_token)!r} "
                     f"{weights[top] * 100:.0f}%")
         return line
+
+    def watch_layer(self):
+        self.refresh_attention_line()
+
+    def watch_head(self):
+        self.refresh_attention_line()
+
+    def refresh_attention_line(self):
+        if self.events:
+            self.refresh()
