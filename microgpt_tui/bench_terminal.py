@@ -13,6 +13,10 @@ Reading the pseudo-terminal directly leaves out a terminal emulator's own delay 
 measured with `tmux capture-pane` polling, adds a few ms and polling granularity), so these
 are the app's share of what a user waits for. The screen keeps text only: the app positions
 every run of text with a cursor move, which is all that is needed to know what is where.
+
+On a machine busy with other work the app's threads also wait for a CPU. Where Linux tells
+(/proc/PID/schedstat), each latency is also given less the time the app's UI thread spent
+runnable but not running meanwhile, with the load average: what the app itself costs.
 """
 
 import argparse
@@ -86,9 +90,13 @@ class Screen:
             elif char == "\b":
                 self.col = max(self.col - 1, 0)
             elif char >= " ":
+                wide = unicodedata.east_asian_width(char) in "WF"
+                row = self.cells[self.row]
                 if self.col < self.width:
-                    self.cells[self.row][self.col] = char
-                self.col += 2 if unicodedata.east_asian_width(char) in "WF" else 1
+                    row[self.col] = char
+                if wide and self.col + 1 < self.width:
+                    row[self.col + 1] = ""  # the second half of the character's two cells
+                self.col += 2 if wide else 1
 
     def _control(self, params, final):
         numbers = [int(part) if part.isdigit() else 0 for part in params.split(";")]
@@ -132,6 +140,15 @@ class Terminal:
             os.environ["TERM"] = "xterm-256color"
             os.execv(sys.executable, [sys.executable, "-m", "microgpt_tui", *app_args])
         fcntl.ioctl(self.fd, termios.TIOCSWINSZ, struct.pack("HHHH", HEIGHT, WIDTH, 0, 0))
+
+    def cpu_wait(self):
+        """Seconds the app's UI (main) thread has been runnable but not running, or None
+        where the system does not say."""
+        try:
+            with open(f"/proc/{self.pid}/schedstat") as stats:
+                return int(stats.read().split()[1]) / 1e9
+        except (OSError, IndexError, ValueError):
+            return None
 
     def press(self, key: bytes):
         """Send a key; return when it was sent (perf_counter seconds)."""
@@ -189,19 +206,24 @@ def step_shown(lines):
 
 
 def key_to_screen(terminal, presses, rng):
-    """ms from sending `]` to the next head's title on the screen, `presses` times."""
-    latencies = []
+    """ms from sending `]` to the next head's title on the screen, `presses` times; and each
+    less the UI thread's wait for a CPU meanwhile (an empty list where that is not known)."""
+    latencies, own = [], []
     for _ in range(presses):
         head, heads = head_shown(terminal.screen.lines())
+        waited = terminal.cpu_wait()
         sent = terminal.press(b"]")
         seen = terminal.read_until(
             lambda lines, wanted=(head % heads + 1, heads): head_shown(lines) == wanted)
         latencies.append((seen - sent) * 1000)
+        if waited is not None:
+            own.append(latencies[-1] - (terminal.cpu_wait() - waited) * 1000)
         terminal.pause(rng.uniform(*GAP))
-    return latencies
+    return latencies, own
 
 
 def measure(app_args, presses):
+    """(idle latencies, own), (while training latencies, own), steps/s while training."""
     terminal = Terminal(app_args)
     rng = random.Random(0)
     try:
@@ -234,14 +256,20 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    idle, busy, steps_per_s = measure(args.app_args, args.presses)
+    load_before = os.getloadavg()[0]
+    (idle, idle_own), (busy, busy_own), steps_per_s = measure(args.app_args, args.presses)
     print(f"key -> screen latency over {args.presses} presses each (ms), "
           f"microgpt-tui in a {WIDTH}x{HEIGHT} pseudo-terminal")
     print("| state            |  median |     p95 |     max |")
     print("| ---------------- | ------: | ------: | ------: |")
     print(summary("idle", idle))
     print(summary("while training", busy))
-    print(f"training: {steps_per_s:.1f} steps/s (read off the screen)")
+    if idle_own:
+        print("less the UI thread's waits for a CPU:")
+        print(summary("idle", idle_own))
+        print(summary("while training", busy_own))
+    print(f"training: {steps_per_s:.1f} steps/s (read off the screen); load average "
+          f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after, {os.cpu_count()} CPUs")
 
 
 if __name__ == "__main__":

@@ -10,11 +10,13 @@ last HISTORY_LENGTH steps.
 
 import math
 import queue
+import threading
 import time
 from array import array
 from collections import deque
 from dataclasses import dataclass
 from enum import Enum
+from functools import partial
 from types import MappingProxyType
 
 from engine.checkpoint import save_checkpoint
@@ -44,6 +46,17 @@ def weights_are_finite(weights):
     # One C-level sum instead of 4,192 isfinite calls: inf or nan anywhere makes it non-finite
     # (a sum of finite weights could only overflow if they were ~1e308 already).
     return math.isfinite(sum(sum(row) for matrix in weights.values() for row in matrix))
+
+
+def thread_cpu_clock(thread_id):
+    """A function that returns the CPU seconds thread `thread_id` has used so far, or None
+    where the platform has no per-thread CPU clocks (macOS, Windows)."""
+    try:
+        clock = time.pthread_getcpuclockid(thread_id)
+        time.clock_gettime(clock)
+    except (AttributeError, OSError):
+        return None
+    return partial(time.clock_gettime, clock)
 
 
 class Command(Enum):
@@ -81,6 +94,16 @@ class TrainingLoop:
     # While running, the UI is told at most this often (in seconds): redraws are throttled,
     # training is not.
     REPORT_INTERVAL = 0.1
+    # The training thread never waits on I/O: whenever the UI thread has work (a report to
+    # draw, a key), the two share the GIL and a frame takes about twice its CPU time. So the
+    # loop steps aside while the UI thread is busy: after each report, and after any step
+    # during which the UI thread used more than UI_BUSY seconds of CPU. It waits in UI_POLL
+    # sleeps until a poll in which the UI thread was idle, for at most MAX_STEP_ASIDE (a UI
+    # busy for good must not stop training). Without per-thread CPU clocks it sleeps
+    # REDRAW_PAUSE after each report instead.
+    UI_BUSY = 0.0005
+    UI_POLL = 0.001
+    MAX_STEP_ASIDE = 0.05
     REDRAW_PAUSE = 0.015
     # How long an idle loop waits for a command before it looks at cancellation again.
     IDLE_POLL = 0.05
@@ -105,6 +128,8 @@ class TrainingLoop:
         # the UI thread).
         self.probe_every = probe_every or probe_interval(trainer.config.num_steps)
         self.probe_docs = probe_documents(trainer.docs, trainer.config.seed)
+        # The app makes the loop on its UI thread.
+        self._ui_cpu = thread_cpu_clock(threading.get_ident())
 
     def send(self, command):
         """Queue a command for the loop (safe to call from any thread)."""
@@ -141,15 +166,31 @@ class TrainingLoop:
             elif command is Command.UNDO:
                 self._undo()
             if self._running:
+                ui_used = self._ui_cpu_used()
                 self._step()
                 if time.monotonic() - self._last_report >= self.REPORT_INTERVAL:
                     self._report()
-                    # Step aside while the UI thread draws what was just reported: it would
-                    # otherwise share the GIL with the next step and take several times as
-                    # long, and a key pressed meanwhile would wait for the whole frame.
-                    time.sleep(self.REDRAW_PAUSE)
+                    self._step_aside()
+                elif self._ui_cpu_used() - ui_used > self.UI_BUSY:
+                    self._step_aside()
         self._report()
         self._save_pending()
+
+    def _ui_cpu_used(self):
+        return 0.0 if self._ui_cpu is None else self._ui_cpu()
+
+    def _step_aside(self):
+        """Wait while the UI thread works, so that it draws (or answers a key) alone."""
+        if self._ui_cpu is None:
+            time.sleep(self.REDRAW_PAUSE)
+            return
+        deadline = time.monotonic() + self.MAX_STEP_ASIDE
+        used = self._ui_cpu()
+        while time.monotonic() < deadline:
+            time.sleep(self.UI_POLL)
+            before, used = used, self._ui_cpu()
+            if used - before < self.UI_POLL / 4:
+                return  # idle: waiting for input, or for its next frame
 
     def _step(self):
         staged = self.trainer.staged
