@@ -49,7 +49,7 @@ async def key_latencies(app, pilot):
 
 async def measure():
     app = TimedApp(Trainer(Config(), load_docs()))
-    prepare_interpreter()  # as microgpt-tui runs the app
+    prepare_interpreter(app)  # as microgpt-tui runs the app
     async with app.run_test(size=(120, 34)) as pilot:
         idle = await key_latencies(app, pilot)
         await pilot.press("space")
