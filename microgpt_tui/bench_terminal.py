@@ -22,9 +22,7 @@ runnable but not running meanwhile, with the load average: what the app itself c
 import argparse
 import codecs
 import contextlib
-import fcntl
 import os
-import pty
 import random
 import re
 import select
@@ -32,9 +30,15 @@ import signal
 import statistics
 import struct
 import sys
-import termios
 import time
 import unicodedata
+
+try:
+    import fcntl
+    import pty
+    import termios
+except ImportError:  # Windows: no pseudo-terminals of this kind
+    pty = None
 
 WIDTH, HEIGHT = 120, 34
 PRESSES = 40
@@ -256,6 +260,8 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    if pty is None:
+        sys.exit("bench_terminal needs a Unix pseudo-terminal (Linux, macOS, BSD)")
     load_before = os.getloadavg()[0]
     (idle, idle_own), (busy, busy_own), steps_per_s = measure(args.app_args, args.presses)
     print(f"key -> screen latency over {args.presses} presses each (ms), "
