@@ -18,6 +18,11 @@ def surprisal_bits(p):
     return -math.log2(p) if p > 0 else math.inf
 
 
+def divide_by_temperature(logits, temperature):
+    """logits / temperature, computed as the reference does (each z * temperature ** -1)."""
+    return [z * temperature**-1 for z in logits]
+
+
 def freeze_cache(kv_cache):
     return tuple(tuple((tuple(k), tuple(v)) for k, v in layer) for layer in kv_cache)
 
@@ -76,7 +81,7 @@ class Sampler:
         return self.tokenizer.decode(self.ids)
 
     def next_token_probs(self, logits):
-        probs = softmax([z * self.temperature**-1 for z in logits], FLOAT_OPS)
+        probs = softmax(divide_by_temperature(logits, self.temperature), FLOAT_OPS)
         if self.top_k is None or self.top_k >= len(probs):
             return probs
         ranked = sorted(range(len(probs)), key=lambda i: -probs[i])[: self.top_k]
