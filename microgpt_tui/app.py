@@ -21,6 +21,7 @@ from .keys import BINDINGS, palette_commands
 from .messages import Reported
 from .run import RunStore
 from .screens.ablation import AblationScreen
+from .screens.anatomy import AnatomyScreen
 from .screens.embedding import EmbeddingScreen
 from .screens.filmstrip import FilmstripScreen
 from .screens.force import ForceTokenScreen, vocabulary_hint
@@ -254,6 +255,9 @@ class MicrogptApp(App):
 
     def action_optimizer_view(self):
         self.show_view(OptimizerScreen)
+
+    def action_anatomy_view(self):
+        self.show_view(AnatomyScreen)
 
     def action_embedding_view(self):
         self.show_view(EmbeddingScreen)
