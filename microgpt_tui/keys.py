@@ -38,8 +38,8 @@ BINDINGS = [
     Binding("e", "export", "export", show=False,
             tooltip="Export loss.csv, trace.json (the last step) and screen.svg"),
     Binding("A", "anatomy_view", "anatomy", show=False,
-            tooltip="Anatomy: one position of a name through every stage of gpt(), with "
-                    "the real numbers and the reference line of each"),
+            tooltip="Anatomy: one position of a name through every stage of gpt(), in "
+                    "real numbers"),
     Binding("G", "graph_view", "graph", show=False,
             tooltip="The last trained name's autograd graph, and a walk down it from the loss"),
     Binding("g", "gradient_check", "gradcheck", show=False, tooltip="Gradient check: "
