@@ -247,26 +247,34 @@ class AnatomyScreen(RunView):
                 "No name yet: type one and press enter.", style="bold"))
             return
         self.requests += 1
-        self.compute(self.requests, self.store.weights, self.tokens, self.position,
-                     self.store.sampling.temperature)
+        # A bigger model takes a while (4 layers of 64: ~0.15 s for the 16th position).
+        self.query_one("#anatomy").border_subtitle = (
+            f"running positions 0–{self.position} of {self.doc!r}…")
+        self.compute(self.requests, self.store.step, self.store.weights, self.tokens,
+                     self.position, self.store.sampling.temperature)
 
     @work(thread=True, exclusive=True, exit_on_error=False)
-    def compute(self, request, weights, tokens, position, temperature):
+    def compute(self, request, step, weights, tokens, position, temperature):
+        # A newer request cancels this worker (exclusive): its thread stops at the next
+        # position instead of finishing a pass nobody will see.
         worker = get_current_worker()
-        return request, self.store.step, trace_position(
-            weights, tokens, position, self.store.config, temperature,
-            cancelled=lambda: worker.is_cancelled)
+        return request, step, trace_position(weights, tokens, position, self.store.config,
+                                             temperature, cancelled=lambda: worker.is_cancelled)
 
     def on_worker_state_changed(self, event):
         if event.state is WorkerState.SUCCESS:
             request, step, anatomy = event.worker.result
-            if request == self.requests:
-                self.anatomy, self.step_shown = anatomy, step
-                self.show()
+            if request != self.requests:
+                return
+            self.anatomy, self.step_shown = anatomy, step
+            self.show()
         elif event.state is WorkerState.ERROR:
             self.query_one("#anatomy-body", Static).update(Text(
                 f"Could not run the model on these weights ({event.worker.error}).",
                 style="red"))
+        else:
+            return
+        self.query_one("#anatomy").border_subtitle = ""
 
     def show(self):
         anatomy, tokenizer = self.anatomy, self.store.tokenizer

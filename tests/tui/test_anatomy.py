@@ -1,5 +1,7 @@
 """The anatomy view (A), driven through Pilot: its numbers are the sampler's, and its keys."""
 
+import re
+
 from textual.widgets import Input
 
 from engine import Sampler
@@ -8,6 +10,7 @@ from tests.tui.conftest import TINY, step_and_wait, tiny_app, wait_for
 from tests.tui.test_views import notices, shown
 
 SIZE = (120, 34)
+NUMBER = re.compile(r"[+-]\d+\.\d\d")  # a strip's cell
 
 
 async def open_anatomy(pilot, app):
@@ -133,3 +136,24 @@ async def test_A_and_escape_close_it():
         await open_anatomy(pilot, app)
         await pilot.press("escape")
         assert not isinstance(app.screen, AnatomyScreen)
+
+
+async def test_a_wide_terminal_puts_each_vector_between_its_title_and_its_code():
+    app = tiny_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await step_and_wait(pilot, app)
+        view = await open_anatomy(pilot, app)
+        await wait_for(pilot, lambda: view.anatomy is not None)
+
+        def embedding_line():
+            body = shown(app, "#anatomy-body")
+            return next(line for line in body.splitlines() if "token embedding" in line)
+
+        stacked = embedding_line()  # the numbers are on the lines below
+        assert "tok_emb = state_dict['wte'][token_id]" in stacked
+        assert not NUMBER.findall(stacked)
+        await pilot.resize_terminal(200, 50)
+        await pilot.pause(0.2)
+        wide = embedding_line()
+        assert "tok_emb = state_dict['wte'][token_id]" in wide
+        assert len(NUMBER.findall(wide)) == TINY.n_embd
