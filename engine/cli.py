@@ -165,6 +165,8 @@ def build_parser(prog="python -m engine"):
                         help="names to sample after training (default 20)")
     parser.add_argument("--temperature", type=number(TEMPERATURE), default=0.5,
                         help=f"sampling temperature, {TEMPERATURE.describe()} (default 0.5)")
+    parser.add_argument("--top-k", type=whole_number(1), metavar="K",
+                        help="sample only from the K most likely tokens (default: all)")
     return parser
 
 
@@ -226,7 +228,7 @@ def train_and_sample(args, out, progress):
     print("--- inference (new, hallucinated names) ---", file=out)
     # The reference samples from the same stream that shuffled the data and drew the weights.
     sampler = Sampler(trainer.weights(), trainer.tokenizer, config,
-                      temperature=args.temperature, rng=trainer.rng)
+                      temperature=args.temperature, top_k=args.top_k, rng=trainer.rng)
     for index in range(args.samples):
         print(f"sample {index + 1:2d}: {sampler.sample()}", file=out, flush=True)
     return 0

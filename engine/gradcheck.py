@@ -61,6 +61,8 @@ class GradientCheck:
         return self.relative_error < AGREE_BELOW or self.agrees_within_rounding
 
 
+CHECKED_WEIGHTS = 10  # how many weights one check compares
+
 def pick_weights(weights, count, seed):
     """`count` distinct (matrix, row, col) positions, drawn uniformly over all weights."""
     positions = [
@@ -81,7 +83,7 @@ def with_weight(weights, name, row, col, value):
     return {**weights, name: matrix}
 
 
-def check_gradients(weights, tokens, config, count=10, seed=0, h=STEP):
+def check_gradients(weights, tokens, config, count=CHECKED_WEIGHTS, seed=0, h=STEP):
     """Check `count` seeded weights of the loss on `tokens` ([BOS] + doc + [BOS])."""
     _, params, _ = document_graph(weights, tokens, config, FUSED_OPS)
     checks = []

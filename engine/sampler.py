@@ -23,6 +23,18 @@ def divide_by_temperature(logits, temperature):
     return [z * temperature**-1 for z in logits]
 
 
+def next_token_probs(logits, temperature, top_k=None):
+    """softmax(logits / temperature), then, with `top_k`, only the k most likely tokens kept
+    (the rest 0) and renormalised: the distribution the next token is drawn from."""
+    probs = softmax(divide_by_temperature(logits, temperature), FLOAT_OPS)
+    if top_k is None or top_k >= len(probs):
+        return probs
+    ranked = sorted(range(len(probs)), key=lambda i: -probs[i])[:top_k]
+    kept = sum(probs[i] for i in ranked)
+    keep = set(ranked)
+    return [p / kept if i in keep else 0.0 for i, p in enumerate(probs)]
+
+
 def freeze_cache(kv_cache):
     return tuple(tuple((tuple(k), tuple(v)) for k, v in layer) for layer in kv_cache)
 
@@ -80,14 +92,15 @@ class Sampler:
     def text(self):
         return self.tokenizer.decode(self.ids)
 
-    def next_token_probs(self, logits):
-        probs = softmax(divide_by_temperature(logits, self.temperature), FLOAT_OPS)
-        if self.top_k is None or self.top_k >= len(probs):
-            return probs
-        ranked = sorted(range(len(probs)), key=lambda i: -probs[i])[: self.top_k]
-        kept = sum(probs[i] for i in ranked)
-        keep = set(ranked)
-        return [p / kept if i in keep else 0.0 for i, p in enumerate(probs)]
+    def next_logits(self):
+        """The logits the next `step()` will draw from, without drawing or advancing (the
+        position runs on a copy of the cache)."""
+        if self.done:
+            raise RuntimeError("the sample is finished: call start() for a new one")
+        cache = [list(layer) for layer in self.kv_cache]
+        logits, _ = gpt(self.input_token, self.position, cache, self.weights, self.config,
+                        FLOAT_OPS, self.ablate)
+        return tuple(logits)
 
     def step(self, force=None):
         """Run one position; draw the next token (or take `force`) and return the event."""
@@ -100,7 +113,7 @@ class Sampler:
             self.input_token, self.position, self.kv_cache, self.weights, self.config, FLOAT_OPS,
             self.ablate,
         )
-        probs = self.next_token_probs(logits)
+        probs = next_token_probs(logits, self.temperature, self.top_k)
         if force is None:
             token = self.rng.choices(range(vocab_size), weights=probs)[0]
         else:
@@ -111,6 +124,9 @@ class Sampler:
         event = TokenEvent(
             position=self.position,
             input_token=self.input_token,
+            logits=tuple(logits),
+            temperature=self.temperature,
+            top_k=self.top_k,
             probs=tuple(probs),
             token=token,
             forced=force is not None,

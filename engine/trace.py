@@ -40,6 +40,9 @@ class StepResult:
 class TokenEvent:
     position: int
     input_token: int  # the token fed in at this position
+    logits: tuple  # lm_head's output at this position, before temperature and softmax
+    temperature: float  # the settings `probs` was made with
+    top_k: int | None
     probs: tuple  # next-token distribution the choice was made from (temperature, top-k)
     token: int  # the token chosen (drawn, or forced by the caller)
     forced: bool

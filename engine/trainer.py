@@ -344,13 +344,14 @@ def collector_paused():
             gc.enable()
 
 
-def transpose_attention(per_position):
-    """[pos][layer][head][key] nodes -> [layer][head][query_pos][key_pos] floats."""
+def transpose_attention(per_position, as_floats=floats):
+    """[pos][layer][head][key] -> [layer][head][query_pos][key_pos] floats; `as_floats` makes
+    one head's weights a tuple of floats (by default from graph nodes)."""
     n_layer = len(per_position[0])
     n_head = len(per_position[0][0])
     return tuple(
         tuple(
-            tuple(floats(position[li][h]) for position in per_position) for h in range(n_head)
+            tuple(as_floats(position[li][h]) for position in per_position) for h in range(n_head)
         )
         for li in range(n_layer)
     )

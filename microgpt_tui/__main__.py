@@ -53,7 +53,8 @@ def build_app(args, progress=None):
     from .app import MicrogptApp  # Textual loads only once the arguments are good
 
     app = MicrogptApp(trainer, dataset_name=dataset_path(args).name,
-                      temperature=args.temperature, loss_history=loss_history,
+                      temperature=args.temperature, top_k=args.top_k,
+                      loss_history=loss_history,
                       checkpoint_path=checkpoint_path, export_dir=args.export_dir)
     progress.finish("ready")
     return app
@@ -119,14 +120,18 @@ def main(argv=None):
     return run_engine_command(args, PROG, run_app)
 
 
-def run_app(args, progress):
-    app = build_app(args, progress)
-    # Set for the process that runs the app, not by the app: tests make many apps in one
-    # interpreter and must not have it changed under them.
+def prepare_interpreter():
+    """Set up the process that runs the app (not done by the app: tests make many apps in
+    one interpreter and must not have it changed under them)."""
     sys.setswitchinterval(GIL_SWITCH_INTERVAL)
     # What is alive now (the dataset, the parameters) lives as long as the app; freezing it
     # spares every later full collection from rescanning it mid-frame.
     gc.freeze()
+
+
+def run_app(args, progress):
+    app = build_app(args, progress)
+    prepare_interpreter()
     app.run()
     return app.return_code or 0
 

@@ -28,6 +28,7 @@ from .screens.force import ForceTokenScreen, vocabulary_hint
 from .screens.gradcheck import GradientCheckScreen
 from .screens.graph import GraphScreen
 from .screens.help import HelpScreen
+from .screens.inspect import InspectScreen
 from .screens.optimizer import OptimizerScreen
 from .screens.stages import StagesScreen
 from .training import Command, SaveCheckpoint, TrainingLoop
@@ -46,13 +47,15 @@ class MicrogptApp(App):
     all_heads = reactive(False)
 
     def __init__(self, trainer, dataset_name="names.txt", temperature=0.5, loss_history=(),
-                 checkpoint_path=DEFAULT_CHECKPOINT, export_dir=None, probe_every=None):
+                 checkpoint_path=DEFAULT_CHECKPOINT, export_dir=None, probe_every=None,
+                 top_k=None):
         super().__init__()
         self.dataset_name = dataset_name
         self.checkpoint_path = Path(checkpoint_path)
         self.export_dir = export_dir  # None: the working directory at the time of export
         self.training = TrainingLoop(trainer, self.post_message, loss_history, probe_every)
         self.store = RunStore(self, trainer, self.training.send, temperature=temperature,
+                              top_k=top_k,
                               probe_every=self.training.probe_every,
                               probe_docs=self.training.probe_docs)
         # The run as it starts (a loaded checkpoint's losses included) comes in as every
@@ -218,6 +221,9 @@ class MicrogptApp(App):
     def action_temperature(self, direction):
         self.store.change_temperature(direction)
 
+    def action_top_k(self):
+        self.store.next_top_k()
+
     def action_export(self):
         parent = Path(self.export_dir) if self.export_dir is not None else Path.cwd()
         store = self.store
@@ -261,6 +267,9 @@ class MicrogptApp(App):
 
     def action_embedding_view(self):
         self.show_view(EmbeddingScreen)
+
+    def action_inspect_name(self):
+        self.show_view(InspectScreen)
 
     def action_probe_filmstrip(self):
         self.show_view(FilmstripScreen)

@@ -7,12 +7,11 @@ its action running is measured both ways in this one process, so a noisy machine
 
 import asyncio
 import statistics
-import sys
 import time
 
 from engine import Config, Trainer, load_docs
 
-from .__main__ import GIL_SWITCH_INTERVAL
+from .__main__ import prepare_interpreter
 from .app import MicrogptApp
 
 PRESSES = 40
@@ -47,6 +46,7 @@ async def key_latencies(app, pilot):
 
 async def measure():
     app = TimedApp(Trainer(Config(), load_docs()))
+    prepare_interpreter()  # as microgpt-tui runs the app
     async with app.run_test(size=(120, 34)) as pilot:
         idle = await key_latencies(app, pilot)
         await pilot.press("space")
@@ -70,7 +70,6 @@ def summary(name, latencies):
 
 
 def main():
-    sys.setswitchinterval(GIL_SWITCH_INTERVAL)  # as microgpt-tui runs the app
     idle, busy, steps_per_s, redraws_per_s = asyncio.run(measure())
     print(f"key -> action latency over {PRESSES} presses each (ms), default model")
     print("| state            |  median |     p95 |     max |")

@@ -5,9 +5,10 @@ from textual.binding import Binding
 from textual.markup import escape as escape_markup
 
 from engine.checkpoint import DEFAULT_CHECKPOINT
+from engine.gradcheck import CHECKED_WEIGHTS
 from engine.probe import PROBE_SIZE, SAMPLE_COUNT
 
-from .run import MAX_TEMPERATURE, MIN_TEMPERATURE, TEMPERATURE_STEP
+from .run import MAX_TEMPERATURE, MIN_TEMPERATURE, TEMPERATURE_STEP, TOP_K_CHOICES
 from .training import HISTORY_LENGTH
 
 BINDINGS = [
@@ -19,6 +20,9 @@ BINDINGS = [
             tooltip=f"Temperature up (+) or down (-) by {TEMPERATURE_STEP}, "
                     f"{MIN_TEMPERATURE} to {MAX_TEMPERATURE}"),
     Binding("minus", "temperature(-1)", "temperature down", show=False),
+    Binding("k", "top_k", "top-k", show=False,
+            tooltip="Top-k: sample only from the k most likely letters (k steps through "
+                    f"{', '.join(str(k) for k in TOP_K_CHOICES[1:])}, then all)"),
     Binding("right_square_bracket", "head(1)", "head", key_display="[/]",
             tooltip="Next (]) or previous ([) attention head"),
     Binding("left_square_bracket", "head(-1)", "previous head", show=False),
@@ -43,10 +47,13 @@ BINDINGS = [
     Binding("G", "graph_view", "graph", show=False,
             tooltip="The last trained name's autograd graph, and a walk down it from the loss"),
     Binding("g", "gradient_check", "gradcheck", show=False, tooltip="Gradient check: "
-            "backward's gradient of 10 weights beside finite differences"),
+            f"backward's gradient of {CHECKED_WEIGHTS} weights beside finite differences"),
     Binding("f", "force_token", "force next letter", show=False,
             tooltip="Choose the next letter yourself (enter ends the name): the sampling "
                     "pane shows how likely the model found it"),
+    Binding("i", "inspect_name", "inspect a name", show=False,
+            tooltip="Inspect a name you type: each next letter's probability, rank and bits, "
+                    "and every head's attention, now and at step 0"),
     Binding("x", "ablate_head", "ablate head", show=False,
             tooltip="Zero the selected head: probe loss and samples with and without it "
                     "(x or esc restores it)"),

@@ -21,6 +21,7 @@ from .messages import Event, RunSnapshot
 from .training import HISTORY_LENGTH, FollowOptimizer
 
 TEMPERATURE_STEP = 10**-TEMPERATURE_DECIMALS  # one + or - press
+TOP_K_CHOICES = (None, 1, 2, 3, 5, 10)  # what k steps through (None: every token)
 # Datasets with at most this many letter pairs to count (docs x block_size bounds it) are
 # measured (bigram, truncation) before the first frame (names.txt: 512k, ~0.05 s); bigger
 # ones in a thread worker, in batches of documents.
@@ -49,18 +50,24 @@ class SamplingSession:
     """The sample in progress: one `Sampler` over the weights of the moment it started, and
     the TokenEvents it has yielded. The training run is never touched."""
 
-    def __init__(self, tokenizer, config, temperature):
+    def __init__(self, tokenizer, config, temperature, top_k=None):
         self.tokenizer = tokenizer
         self.config = config
         self.temperature = clamp_temperature(temperature)
+        self.top_k = top_k
         self.rng = random.Random(config.seed)
         self.sampler = None
         self.events = ()
 
     def start(self, weights):
         self.sampler = Sampler(weights, self.tokenizer, self.config,
-                               temperature=self.temperature, rng=self.rng)
+                               temperature=self.temperature, top_k=self.top_k, rng=self.rng)
         self.events = ()
+
+    def first_letter_logits(self, weights):
+        """What a new sample's first letter would be drawn from, at `weights`: the learner
+        sees the model's guess for an empty name before pressing n."""
+        return Sampler(weights, self.tokenizer, self.config).next_logits()
 
     def advance(self, weights, until_done, force=None):
         """The next token (or every token to the end of the name): a new sample starts if
@@ -83,9 +90,17 @@ class SamplingSession:
         if self.sampler is not None:
             self.sampler.temperature = self.temperature
 
+    def next_top_k(self):
+        """The next of TOP_K_CHOICES (after the last: all tokens again)."""
+        choices = TOP_K_CHOICES if self.top_k in TOP_K_CHOICES else (self.top_k, *TOP_K_CHOICES)
+        self.top_k = choices[(choices.index(self.top_k) + 1) % len(choices)]
+        if self.sampler is not None:
+            self.sampler.top_k = self.top_k
+
 
 class RunStore:
-    def __init__(self, owner, trainer, send, *, probe_every, probe_docs, temperature=0.5):
+    def __init__(self, owner, trainer, send, *, probe_every, probe_docs, temperature=0.5,
+                 top_k=None):
         """`owner`: the app, which the signal belongs to; `send`: queues a command for the
         training worker. The trainer is read here once, before the worker owns it."""
         self.changed = Signal(owner, "run-changed")
@@ -116,7 +131,7 @@ class RunStore:
         self.optimizer_followers = 0
         self.bigram = None  # the bigram baseline's loss, None while it is counted
         self.bigram_progress = 0.0
-        self.sampling = SamplingSession(self.tokenizer, self.config, temperature)
+        self.sampling = SamplingSession(self.tokenizer, self.config, temperature, top_k)
         # While True the attention and KV panes show the last training step, else the sample.
         self.showing_training = True
 
@@ -256,6 +271,10 @@ class RunStore:
 
     def change_temperature(self, direction):
         self.sampling.change_temperature(direction)
+        self.publish({Change.SAMPLE})
+
+    def next_top_k(self):
+        self.sampling.next_top_k()
         self.publish({Change.SAMPLE})
 
     def follow_optimizer(self, follow):

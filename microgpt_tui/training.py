@@ -101,7 +101,8 @@ class TrainingLoop:
         self._history = deque(maxlen=HISTORY_LENGTH)
         self._staged_from = None  # the restore point before the staged step under way
         # The probe filmstrip: the model measured every `probe_every` steps (in this thread:
-        # 200 names of float forward take a few hundred ms, far too long for the UI thread).
+        # a float forward pass over the probe names takes tens to hundreds of ms, too long for
+        # the UI thread).
         self.probe_every = probe_every or probe_interval(trainer.config.num_steps)
         self.probe_docs = probe_documents(trainer.docs, trainer.config.seed)
 

@@ -12,9 +12,8 @@ from textual.worker import WorkerState, get_current_worker
 
 from engine.ablation import PROBE_SEED, SAMPLE_SEED, compare_ablation
 
+from ..colours import FAILED, MARK
 from .view import RunView
-
-CHANGED_STYLE = "dark_orange"
 
 
 def sample_cell(name, style=""):
@@ -89,7 +88,7 @@ class AblationScreen(RunView, ModalScreen):
             # Diverged weights can overflow or make a probability 0 (log of 0).
             self.query_one("#ablation-body", Static).update(Text(
                 f"Could not measure on these weights ({event.worker.error}): they have "
-                "probably diverged.", style="red"))
+                "probably diverged.", style=FAILED))
 
     def report(self, comparison):
         table = Table(box=None, padding=(0, 1), show_edge=False)
@@ -99,11 +98,11 @@ class AblationScreen(RunView, ModalScreen):
         change = comparison.ablated_loss - comparison.loss
         table.add_row(f"loss on {comparison.probe_size} names", f"{comparison.loss:.4f}",
                       Text(f"{comparison.ablated_loss:.4f} ({change:+.4f})",
-                           style=CHANGED_STYLE if change else ""))
+                           style=MARK if change else ""))
         for i, (plain, ablated) in enumerate(zip(comparison.samples,
                                                  comparison.ablated_samples)):
             table.add_row(f"sample {i + 1}", sample_cell(plain),
-                          sample_cell(ablated, CHANGED_STYLE if ablated != plain else ""))
+                          sample_cell(ablated, MARK if ablated != plain else ""))
         return Group(
             Text(f"{self.weights_label}; probe names drawn with seed {PROBE_SEED}, samples "
                  f"with seed {SAMPLE_SEED} at temperature {comparison.temperature:.1f}.",

@@ -9,12 +9,13 @@ from textual.widgets import Static
 
 from engine.pca import pca
 
+from ..colours import BOLD_MARK, BOS, FAILED
 from ..run import Change
 from ..widgets.scatter import Scatter
 from .view import RunView
 
 VOWELS = frozenset("aeiouAEIOU")
-VOWEL, CONSONANT, BOS = "bold dark_orange", "bold", "bold magenta"
+VOWEL, CONSONANT = BOLD_MARK, "bold"
 
 
 def style_of(label, bos_label):
@@ -43,7 +44,7 @@ class EmbeddingScreen(RunView):
             self.query_one(Scatter).points = ()
             self.query_one("#embedding-caption", Static).update(Text(
                 f"The embeddings of step {steps} are not finite numbers: training diverged, "
-                "so there is nothing to project.", style="red"))
+                "so there is nothing to project.", style=FAILED))
             return
         projection = pca(weights["wte"], k=min(2, self.store.config.n_embd))
         first, second = (*projection.explained, 0.0)[:2]

@@ -1,4 +1,4 @@
-"""The `g` screen: backward's gradient of 10 weights beside a finite-difference estimate.
+"""The `g` screen: backward's gradient of a few weights beside a finite-difference estimate.
 
 The check runs in a thread worker on the newest weights snapshot (on the default config it
 takes about 120 ms: 20 float forward passes and one backward) and again after training steps,
@@ -14,15 +14,17 @@ from textual.containers import Vertical
 from textual.widgets import Footer, Header, Static
 from textual.worker import WorkerState
 
-from engine.gradcheck import AGREE_BELOW, STEP, check_gradients
+from engine.gradcheck import AGREE_BELOW, CHECKED_WEIGHTS, STEP, check_gradients
 
+from ..colours import BAD, GOOD
 from ..run import Change
 from .view import RunView
 
 EXPLANATION = (
     f"backward: ∂loss/∂w by the chain rule, back through the graph.\n"
     f"finite difference: (loss(w+h) − loss(w−h)) / 2h with h = {STEP:g}, from the plain "
-    f"float forward pass.\np picks 10 other weights; s and space train, and the check follows."
+    f"float forward pass.\np picks {CHECKED_WEIGHTS} other weights; s and space train, and the "
+    "check follows."
 )
 
 
@@ -42,7 +44,7 @@ def checks_table(checks):
         if check.agrees_within_rounding:
             error = f"≈ {error}"
         table.add_row(check.label, f"{check.backward:+.8e}", f"{check.estimate:+.8e}",
-                      Text(error, style="green" if check.agrees else "bold red"))
+                      Text(error, style=GOOD if check.agrees else BAD))
     return table
 
 
@@ -60,7 +62,8 @@ def verdict(checks):
 
 class GradientCheckScreen(RunView):
     BINDINGS = [
-        Binding("p", "pick_others", "other weights", tooltip="Check 10 other weights"),
+        Binding("p", "pick_others", "other weights",
+                tooltip=f"Check {CHECKED_WEIGHTS} other weights"),
     ]
     FOLLOWS = frozenset({Change.STEPS})
     # Back to back, checks (which hold the GIL) slowed continuous training to under half its

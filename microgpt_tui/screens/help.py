@@ -8,6 +8,11 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from engine.ablation import ABLATION_PROBE_SIZE
+from engine.probe import SAMPLE_COUNT
+
+from ..colours import BOLD_MARK
+
 PANES = (
     ("Loss", "each faint blue dot is one training step's loss (mean next-letter surprise "
              "over one name), every step since the first; bold orange: the running mean of "
@@ -26,8 +31,9 @@ PANES = (
                  "letters the newest one attended to. A letter forced with f shows P(letter | "
                  "context), its rank among all tokens (1 = most likely) and its surprisal in "
                  "bits, -log2 P: each bit halves the probability."),
-    ("Ablation", "x zeroes the selected head's output and shows the loss on 200 fixed probe "
-                 "names and 5 samples (same seed) with and without it."),
+    ("Ablation", f"x zeroes the selected head's output and shows the loss on "
+                 f"{ABLATION_PROBE_SIZE} fixed probe names and {SAMPLE_COUNT} samples (same "
+                 "seed) with and without it."),
 )
 
 
@@ -35,7 +41,7 @@ def key_table(app, bindings):
     """Every shown key with its long description (hidden twins are described by it), and
     hidden keys that have a tooltip of their own."""
     table = Table.grid(padding=(0, 2))
-    table.add_column(style="bold dark_orange", no_wrap=True)
+    table.add_column(style=BOLD_MARK, no_wrap=True)
     table.add_column()
     for binding in bindings:
         if binding.show or binding.tooltip:

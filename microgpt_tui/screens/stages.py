@@ -13,6 +13,7 @@ from textual.widgets import Footer, Static
 from engine import param_shapes
 from engine.trace import BACKWARD, FORWARD
 
+from ..colours import BOLD_MARK
 from ..run import Change
 from ..views import kv_cache_from_stage
 from ..widgets.kv_cache import KVCacheTable
@@ -32,18 +33,18 @@ def stage_banner(stage, label):
                           (f"stage {stage.number}/{stage.n_stages}: ", "bold"))
     if stage.kind == FORWARD:
         pos = stage.positions_done - 1
-        where.append(f"forward, position {pos}", style="bold dark_orange")
+        where.append(f"forward, position {pos}", style=BOLD_MARK)
         what = (f"\nread {label(stage.tokens[pos])!r}, wrote its k and v to the cache and "
                 f"gave {label(stage.tokens[pos + 1])!r} a loss of "
                 f"{stage.position_losses[pos]:.4f}")
         if stage.loss is not None:
             what += f"; mean loss {stage.loss:.4f}, the number backward starts from"
     elif stage.kind == BACKWARD:
-        where.append("backward", style="bold dark_orange")
+        where.append("backward", style=BOLD_MARK)
         what = (f"\nfrom the loss {stage.loss:.4f} the chain rule sent a gradient to every "
                 "cached k and v (∂k, ∂v) and to every weight (‖∂W‖)")
     else:
-        where.append("Adam update", style="bold dark_orange")
+        where.append("Adam update", style=BOLD_MARK)
         what = (f"\nAdam moved every weight (‖ΔW‖) at learning rate {stage.lr:.6f}: step "
                 f"{stage.step} is done; S starts the next one")
     return where.append(what)

@@ -1,1 +1,1 @@
-"""One pane per module."""
+"""The widgets of the panes and views, one per module."""

@@ -5,27 +5,26 @@ import math
 from rich.text import Text
 from textual.reactive import reactive
 
+from ..colours import CHOSEN, MARK, NEGATIVE, POSITIVE
 from .lines import TextLines
-from .sampling import CHOSEN_STYLE
 
-GRAD_STYLE = "dark_orange"
 # Every other position gets a faint band, so a position's k/∂k/v/∂v rows read as one group.
 BAND_STYLE = "on grey11"
 
 
 def signed(x):
-    return f" {x:+.2f}", "cyan" if x >= 0 else "magenta"
+    return f" {x:+.2f}", POSITIVE if x >= 0 else NEGATIVE
 
 
 def gradient(g):
     # Gradients are ~1e-3, so fixed decimals would show only zeros; one significant digit
     # keeps the column as narrow as the values beside it.
     if g == 0:
-        return "     0", GRAD_STYLE
+        return "     0", MARK
     if not math.isfinite(g):  # a diverging step: "inf" or "nan" has no exponent to split
-        return f" {g:>+5}", GRAD_STYLE
+        return f" {g:>+5}", MARK
     mantissa, exponent = f"{g:+.0e}".split("e")
-    return f" {mantissa}e{int(exponent)}", GRAD_STYLE
+    return f" {mantissa}e{int(exponent)}", MARK
 
 
 class KVCacheTable(TextLines):
@@ -84,6 +83,6 @@ class KVCacheTable(TextLines):
                     line.stylize(BAND_STYLE)
                 if i == 0 and pos == view.newest:
                     # The position this token just appended, in the sampling pane's colour.
-                    line.stylize(CHOSEN_STYLE, 0, 6)
+                    line.stylize(CHOSEN, 0, 6)
                 lines.append(line)
         return lines

@@ -19,6 +19,8 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from ..colours import BOLD_MARK
+
 MEAN_WINDOW = 50
 # For this many steps the y range also holds both reference lines (the learner sees the
 # target from step 1); after them it follows the data.
@@ -29,12 +31,11 @@ KEEP = 0.96
 SAMPLE = 2000  # at most this many losses (evenly spread) choose the y range
 MIN_SPAN = 0.2  # the smallest loss range the rows cover
 MIN_AXIS_STEPS = 10  # the x axis spans at least this many steps
-STEP, MEAN, UNIFORM, BIGRAM = "#5f87af", "bold dark_orange", "yellow3", "green3"
+STEP, MEAN, UNIFORM, BIGRAM = "#5f87af", BOLD_MARK, "yellow3", "green3"
 # Where the mean crosses a reference line, the line shows as this background behind it.
 UNDER = {UNIFORM: "#262600", BIGRAM: "#002a00"}
 UNIFORM_LINE, BIGRAM_LINE = "┄", "╌"
 # The learning-rate schedule's bars (widgets/lr_schedule.py) keep the loss pane's old look.
-EIGHTHS, BAR = " ▁▂▃▄▅▆▇█", "steel_blue"
 # The bit of each dot in a braille cell (U+2800 + bits), by [row of 4][column of 2].
 DOT_BITS = ((0x01, 0x08), (0x02, 0x10), (0x04, 0x20), (0x40, 0x80))
 UNITS = [m * 10.0 ** e for e in range(-2, 4) for m in (1, 1.5, 2, 2.5, 3, 4, 5, 6, 8)]

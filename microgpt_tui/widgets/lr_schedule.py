@@ -7,9 +7,9 @@ from textual.widget import Widget
 
 from engine.optim import learning_rate
 
-from .loss import BAR, EIGHTHS
+from ..colours import BAR, MARK
 
-MARK = "dark_orange"
+EIGHTHS = " ▁▂▃▄▅▆▇█"  # a bar's height in eighths of a row
 
 
 class LearningRatePlot(Widget):

@@ -32,6 +32,7 @@ class Panes(Horizontal):
     def __init__(self, store, **kwargs):
         super().__init__(**kwargs)
         self.store = store
+        self.first_letter_weights = None  # the weights the first-letter bars were made from
 
     def compose(self) -> ComposeResult:
         with Vertical(id="left"):
@@ -55,6 +56,11 @@ class Panes(Horizontal):
         self.store.changed.subscribe(self, self.show)
         self.show(frozenset(Change))
 
+    @property
+    def previewing(self):
+        """No letter drawn yet: the sampling pane shows the first letter's distribution."""
+        return not self.store.sampling.events
+
     def show(self, changes):
         store = self.store
         plot = self.query_one(LossPlot)
@@ -68,8 +74,27 @@ class Panes(Horizontal):
                 self.show_step(store.last_result)
             elif Change.SAMPLE in changes:
                 self.show_sample(store.sampling.events)
+        if Change.SAMPLE in changes:
+            view = self.query_one(SamplingView)
+            view.temperature = store.sampling.temperature
+            view.top_k = store.sampling.top_k
+        if changes & SHOWN_RUN and self.previewing:
+            self.show_first_letter()
         if changes & {Change.STATE, Change.SAMPLE}:
             self.update_titles()
+
+    def show_first_letter(self):
+        store, view = self.store, self.query_one(SamplingView)
+        if store.weights is self.first_letter_weights:
+            return
+        self.first_letter_weights = store.weights
+        try:
+            logits = store.sampling.first_letter_logits(store.weights)
+        except (ArithmeticError, ValueError):
+            logits = None  # diverged weights: the loss pane says so
+        if (view.first_logits is None) != (logits is None):
+            view.refresh(layout=True)  # the bars appear or go: the pane changes height
+        view.first_logits = logits
 
     def show_step(self, result):
         """The panes for `result`, or empty ones (None: no step, or rewound past the first)."""
@@ -101,8 +126,10 @@ class Panes(Horizontal):
         self.query_one("#attention").border_title = f"Attention · {where} · {heads}"
         self.query_one("#kv-cache").border_title = (
             f"KV cache · {where} · head {head + 1}/{config.n_head}")
+        sampling = self.store.sampling
+        top_k = f" · top-k {sampling.top_k}" if sampling.top_k else ""
         self.query_one("#sampling").border_title = (
-            f"Sampling · temperature {self.store.sampling.temperature:.1f}")
+            f"Sampling · temperature {sampling.temperature:.1f}{top_k}")
 
     def watch_shown_layer(self):
         self.update_titles()

@@ -7,12 +7,12 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from engine.sampler import rank, surprisal_bits
+from engine.sampler import next_token_probs, rank, surprisal_bits
 
+from ..colours import BAR, CHOSEN, GOOD, MARK
 from .heatmap import heat_style
 
 TOP = 10
-BAR_STYLE, CHOSEN_STYLE = "steel_blue", "bold black on dark_orange"
 PARTIAL = " ▏▎▍▌▋▊▉"
 
 
@@ -28,10 +28,20 @@ def bar(fraction, width):
     return ("█" * full + (PARTIAL[rest] if rest else "")).ljust(width)
 
 
+def settings_text(temperature, top_k):
+    return f"T {temperature:.1f}" + (f", top-k {top_k}" if top_k else "")
+
+
 class SamplingView(Widget):
     DEFAULT_CSS = "SamplingView { height: auto; }"
 
     events = reactive((), layout=True)  # the TokenEvents of the sample in progress
+    # Before the first letter: the logits a new sample's first letter is drawn from. Not a
+    # layout reactive: new weights give new numbers in the same lines, and re-laying out the
+    # screen on every training report would cost more than the pane.
+    first_logits = reactive(None)
+    temperature = reactive(0.5)
+    top_k = reactive(None)
     layer = reactive(0)
     head = reactive(0)
 
@@ -41,27 +51,38 @@ class SamplingView(Widget):
 
     def render(self):
         if not self.events:
-            return Text("Press n to sample a name one letter at a time, enter to finish "
-                        "it, r to start over, +/- to change the temperature.", style="dim")
+            return Group(
+                Text("n next · enter whole name · r restart · +/- T · k top-k",
+                     style="dim"),
+                Text(f"P(first letter | ·) {self.settings()}, before any n:", style="dim"),
+                *self.probability_bars(self.first_logits))
         event = self.events[-1]
         context = self.forced_line(event) if event.forced else self.context_line(event)
-        return Group(self.sample_line(), context, *self.probability_bars(event),
+        return Group(self.sample_line(), context,
+                     *self.probability_bars(event.logits, event),
                      self.attention_line(event))
+
+    def settings(self):
+        return f"({settings_text(self.temperature, self.top_k)})"
 
     def sample_line(self):
         line = Text("sample ")
         for i, event in enumerate(self.events):
-            style = CHOSEN_STYLE if i == len(self.events) - 1 else "bold"
+            style = CHOSEN if i == len(self.events) - 1 else "bold"
             line.append(self.tokenizer.label(event.token), style=style)
         if self.events[-1].done:
-            line.append("  done", style="green")
+            line.append("  done", style=GOOD)
         return line
 
     def seen(self):
         return "".join(self.tokenizer.label(e.input_token) for e in self.events)
 
     def context_line(self, event):
-        return Text(f"P(next | {self.seen()}) at position {event.position}:", style="dim")
+        # The bars follow + - and k at once; the letter was drawn with the settings of then.
+        note = ("" if (event.temperature, event.top_k) == (self.temperature, self.top_k) else
+                f", drawn at {settings_text(event.temperature, event.top_k)}")
+        return Text(f"P(next | {self.seen()}) at position {event.position} "
+                    f"{self.settings()}{note}:", style="dim")
 
     def forced_line(self, event):
         """How likely the model found the letter the learner forced, in place of the context
@@ -75,25 +96,36 @@ class SamplingView(Widget):
         given = f"P({label} | {self.seen()})"
         if len(given) + len(stats) > self.size.width:
             given = f"P({label})"  # narrow pane: the context is on the sample line anyway
-        return Text(given + stats, style="dark_orange")
+        return Text(given + stats, style=MARK)
 
-    def probability_bars(self, event):
-        ranked = sorted(range(len(event.probs)), key=lambda i: -event.probs[i])[:TOP]
-        width = max(4, self.size.width - 18)
+    def probability_bars(self, logits, event=None):
+        """The TOP most likely letters of softmax(logits / T) (top-k applied), each bar on an
+        absolute 0-100% scale, with the untempered (T 1) probability beside it; letters top-k
+        cuts off are listed as such. `event`: the letter it drew is marked."""
+        if logits is None:
+            return []
+        probs = next_token_probs(logits, self.temperature, self.top_k)
+        plain = next_token_probs(logits, 1.0)
+        ranked = sorted(range(len(probs)), key=lambda i: (-probs[i], -plain[i]))[:TOP]
+        width = max(4, self.size.width - 28)
         lines = []
         for token in ranked:
-            p = event.probs[token]
-            chosen = token == event.token
-            line = Text(f"{self.tokenizer.label(token)} ",
-                        style=CHOSEN_STYLE if chosen else "bold")
-            line.append(bar(p / event.probs[ranked[0]], width), style=BAR_STYLE)
-            line.append(f" {p * 100:5.1f}%")
+            p = probs[token]
+            chosen = event is not None and token == event.token
+            line = Text(f"{self.tokenizer.label(token)} ", style=CHOSEN if chosen else "bold")
+            if p == 0.0 and self.top_k:
+                line.append(f"{'cut by top-k':<{width}}", style="dim")
+                line.append("     — ")
+            else:
+                line.append(bar(p, width), style=BAR)
+                line.append(f" {p * 100:5.1f}%")
+            line.append(f" T=1 {plain[token] * 100:4.1f}%", style="dim")
             if chosen:
-                line.append(" ◀ forced" if event.forced else " ◀ drawn", style="dark_orange")
+                line.append(" ◀ forced" if event.forced else " ◀ drawn", style=MARK)
             lines.append(line)
-        if event.token not in ranked and not event.forced:  # the forced line says it
+        if event is not None and event.token not in ranked and not event.forced:
             lines.append(Text(f"{self.tokenizer.label(event.token)} chosen at "
-                              f"{event.probs[event.token] * 100:.2f}%", style="dark_orange"))
+                              f"{event.probs[event.token] * 100:.2f}%", style=MARK))
         return lines
 
     def attention_line(self, event):

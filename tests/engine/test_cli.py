@@ -179,3 +179,16 @@ def test_a_signal_during_a_save_leaves_the_old_checkpoint_and_no_temp_file(tmp_p
     assert error == f"python -m engine: terminated ({signal.Signals(signum).name})\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["names.txt", "run.json"]
     assert checkpoint.read_text() == "the old checkpoint"
+
+
+def test_top_k_1_samples_the_same_most_likely_name_every_time(tmp_path):
+    (tmp_path / "names.txt").write_text("anna\nbob\nclara\nada\nbart\n")
+    proc = run_engine("--data", str(tmp_path / "names.txt"), "--steps", "20", "--samples", "4",
+                      "--n-embd", "8", "--n-head", "2", "--top-k", "1")
+    assert proc.returncode == 0, proc.stderr
+    samples = [line.split(": ", 1)[1] for line in proc.stdout.splitlines()
+               if line.startswith("sample ")]
+    assert len(samples) == 4 and len(set(samples)) == 1  # greedy: no draw is left to chance
+    refused = run_engine("--top-k", "0")
+    assert refused.returncode == 2 and "--top-k" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1

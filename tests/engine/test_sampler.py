@@ -3,7 +3,7 @@ import math
 import pytest
 
 from engine import Sampler, TokenEvent
-from engine.sampler import rank, surprisal_bits
+from engine.sampler import next_token_probs, rank, surprisal_bits
 from tests.engine.conftest import TINY
 
 
@@ -115,3 +115,27 @@ def test_a_forced_tokens_rank_and_surprisal_come_from_its_event(sampler):
     assert 2 ** -surprisal_bits(forced.probs[least_likely]) == pytest.approx(
         forced.probs[least_likely])
     assert surprisal_bits(forced.probs[least_likely]) > surprisal_bits(max(forced.probs))
+
+
+def test_next_logits_are_the_logits_the_next_step_draws_from(sampler):
+    letter = 0  # forced, so that the sample cannot end at BOS halfway through the test
+    peeked = sampler.next_logits()
+    assert len(sampler.kv_cache[0]) == 0  # peeking runs on a copy of the cache
+    assert sampler.step(force=letter).logits == peeked
+    peeked = sampler.next_logits()
+    assert sampler.step(force=letter).logits == peeked and len(sampler.kv_cache[0]) == 2
+
+
+def test_an_event_keeps_its_logits_and_the_settings_its_probs_came_from(tiny_trainer):
+    sampler = Sampler(tiny_trainer.weights(), tiny_trainer.tokenizer, tiny_trainer.config,
+                      temperature=0.7, top_k=3)
+    event = sampler.step()
+    assert (event.temperature, event.top_k) == (0.7, 3)
+    assert list(event.probs) == next_token_probs(event.logits, 0.7, 3)
+    # softmax(logits / T) by hand, then the 3 most likely kept and renormalised.
+    exps = [math.exp(z / 0.7 - max(event.logits) / 0.7) for z in event.logits]
+    plain = [e / sum(exps) for e in exps]
+    kept = sorted(range(len(plain)), key=lambda i: -plain[i])[:3]
+    for i, p in enumerate(event.probs):
+        expected = plain[i] / sum(plain[j] for j in kept) if i in kept else 0.0
+        assert math.isclose(p, expected, rel_tol=1e-12)

@@ -107,10 +107,13 @@ async def test_next_token_grows_the_sample_by_one_and_bars_sum_to_100_percent():
         assert len(events) in (1, 2)  # a fresh sample starts if the first token was BOS
         view = app.query_one(SamplingView)
         text = plain_text(view)
-        percents = [float(p) for p in re.findall(r"(\d+\.\d)%", text)]
-        assert len(percents) == app.store.tokenizer.vocab_size
-        assert abs(sum(percents) - 100) < 1.0
+        # Every letter's bar, at the sampling temperature and, beside it, at T=1.
+        tempered = [float(p) for p in re.findall(r"(\d+\.\d)% T=1", text)]
+        untempered = [float(p) for p in re.findall(r"T=1 +(\d+\.\d)%", text)]
+        assert len(tempered) == len(untempered) == app.store.tokenizer.vocab_size
+        assert abs(sum(tempered) - 100) < 1.0 and abs(sum(untempered) - 100) < 1.0
         assert math.isclose(sum(events[-1].probs), 1.0)
+        assert tempered[0] == round(max(events[-1].probs) * 100, 1)
         kv_lines = plain_text(app.query_one(KVCacheTable)).splitlines()
         assert kv_lines[0].split()[:2] == ["pos", "tok"]
         assert [line.split()[-5] for line in kv_lines[1:]] == ["k", "v"] * len(events)

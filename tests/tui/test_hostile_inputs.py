@@ -19,5 +19,5 @@ async def test_a_dataset_of_every_private_use_character_starts_the_app(tmp_path)
     async with app.run_test(size=(120, 34)) as pilot:
         plot = app.query_one(LossPlot)
         await wait_for(pilot, lambda: plot.bigram is not None)
-        assert app.tokenizer.vocab_size == len(PRIVATE_USE) + 1
+        assert app.store.tokenizer.vocab_size == len(PRIVATE_USE) + 1
         assert app.return_code is None

@@ -16,11 +16,12 @@ import microgpt_tui.screens.ablation
 from engine.ablation import compare_ablation
 from engine.model import forward_document
 from engine.probe import Cancelled, draw_samples, mean_loss
+from microgpt_tui.colours import CHOSEN
 from microgpt_tui.screens.ablation import AblationScreen
 from microgpt_tui.screens.force import ForceTokenScreen
 from microgpt_tui.widgets.attention import AttentionMap
 from microgpt_tui.widgets.kv_cache import KVCacheTable
-from microgpt_tui.widgets.sampling import CHOSEN_STYLE, SamplingView
+from microgpt_tui.widgets.sampling import SamplingView
 from tests.tui.conftest import default_app, plain_text, step_and_wait, tiny_app, wait_for
 
 SIZE = (120, 34)
@@ -96,7 +97,7 @@ async def test_the_newest_kv_position_is_marked_while_sampling_only():
         def marked_lines():
             lines = app.query_one(KVCacheTable).render().renderables
             return [line.plain.split()[0] for line in lines
-                    if any(span.style == CHOSEN_STYLE for span in line.spans)]
+                    if any(span.style == CHOSEN for span in line.spans)]
 
         assert marked_lines() == []  # a training step writes every position at once
         await pilot.press("n")
