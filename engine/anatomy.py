@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from .model import FLOAT_OPS, gpt, softmax
 from .probe import stop_if_cancelled
-from .sampler import divide_by_temperature
+from .sampler import divide_by_temperature, next_token_probs
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,9 @@ class Anatomy:
     layers: tuple  # LayerAnatomy per layer
     logits: tuple  # linear(last x_out, lm_head)
     scaled_logits: tuple  # logits / temperature
-    probs: tuple  # softmax(scaled_logits): what sampling draws the next token from
+    probs: tuple  # softmax(scaled_logits): the reference's next-token distribution
+    top_k: int | None  # the sampler's top-k (not in the reference), or None
+    drawn_probs: tuple  # what the sampler draws from: probs, with top_k the k likeliest only
 
     @property
     def token(self):
@@ -72,8 +74,9 @@ def n_positions(tokens, config):
     return min(config.block_size, len(tokens) - 1)
 
 
-def trace_position(weights, tokens, position, config, temperature, cancelled=None):
-    """The Anatomy of `tokens[position]` on `weights` (a float snapshot, as the Sampler takes).
+def trace_position(weights, tokens, position, config, temperature, top_k=None, cancelled=None):
+    """The Anatomy of `tokens[position]` on `weights` (a float snapshot, as the Sampler takes),
+    sampled at `temperature` (and `top_k`, as the Sampler's).
 
     `cancelled`, if given, is asked before each position's pass; when it returns True this
     raises engine.probe.Cancelled."""
@@ -111,5 +114,6 @@ def trace_position(weights, tokens, position, config, temperature, cancelled=Non
         pos_emb=tuple(weights["wpe"][position]),
         embedded=tuple(trace["embedded"]), normed=tuple(trace["normed"]), layers=layers,
         logits=tuple(logits), scaled_logits=tuple(scaled_logits),
-        probs=tuple(softmax(scaled_logits, FLOAT_OPS)),
+        probs=tuple(softmax(scaled_logits, FLOAT_OPS)), top_k=top_k,
+        drawn_probs=tuple(next_token_probs(logits, temperature, top_k)),
     )

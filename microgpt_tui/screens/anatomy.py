@@ -20,10 +20,11 @@ from textual.worker import WorkerState, get_current_worker
 
 from engine.anatomy import n_positions, trace_position
 
+from ..colours import BOLD_MARK, FAILED, MARK
 from ..run import Change
 from ..widgets.heatmap import legend
 from ..widgets.vector_strip import CELL, strip_width, vector_strip
-from .force import vocabulary_hint
+from .force import vocabulary_refusal
 from .view import RunView
 
 SUMMARY = ("Every vector gpt() computes for this one token, in order, beside the reference "
@@ -31,7 +32,6 @@ SUMMARY = ("Every vector gpt() computes for this one token, in order, beside the
 TITLE_WIDTH = 30  # the stage column when title, strip and code sit side by side
 CODE_WIDTH = 44  # at least this much room for the code column, else the stages stack
 TOP_LETTERS = 5
-DEAD = "dark_orange"
 
 
 @dataclass(frozen=True)
@@ -108,16 +108,20 @@ def stages(anatomy, tokenizer, config):
                 "[l / temperature for l in logits]", anatomy.scaled_logits, labels=vocab_labels)
     yield Stage("softmax: probabilities (%)", "probs = softmax([l / temperature for l in "
                 "logits])", anatomy.probs, probabilities=True, labels=vocab_labels)
+    if anatomy.top_k is not None:
+        yield Stage(f"top-k {anatomy.top_k}: what is drawn from (%)", "not in the reference: "
+                    "the k likeliest kept, the rest 0, renormalised", anatomy.drawn_probs,
+                    probabilities=True, labels=vocab_labels)
 
 
 def prediction(anatomy, tokenizer):
     """The most likely next letters, and the name's own next letter among them."""
-    probs = anatomy.probs
+    probs = anatomy.drawn_probs
     ranked = sorted(range(len(probs)), key=lambda t: -probs[t])
     text = Text("Most likely next: ", style="bold")
     for t in ranked[:TOP_LETTERS]:
         text.append(f"{tokenizer.label(t)} {probs[t]:.1%}  ",
-                    style="bold dark_orange" if t == anatomy.target else "")
+                    style=BOLD_MARK if t == anatomy.target else "")
     target = anatomy.target
     text.append(f"· the name's next token {tokenizer.label(target)!r}: {probs[target]:.2%}, "
                 f"rank {ranked.index(target) + 1} of {len(probs)}")
@@ -127,7 +131,7 @@ def prediction(anatomy, tokenizer):
 def title_text(stage):
     title = Text.assemble((stage.title, "bold"))
     if stage.note:
-        title.append(f"  {stage.note}", style=DEAD)
+        title.append(f"  {stage.note}", style=MARK)
     return title
 
 
@@ -250,16 +254,18 @@ class AnatomyScreen(RunView):
         # A bigger model takes a while (4 layers of 64: ~0.15 s for the 16th position).
         self.query_one("#anatomy").border_subtitle = (
             f"running positions 0–{self.position} of {self.doc!r}…")
+        sampling = self.store.sampling
         self.compute(self.requests, self.store.step, self.store.weights, self.tokens,
-                     self.position, self.store.sampling.temperature)
+                     self.position, sampling.temperature, sampling.top_k)
 
     @work(thread=True, exclusive=True, exit_on_error=False)
-    def compute(self, request, step, weights, tokens, position, temperature):
+    def compute(self, request, step, weights, tokens, position, temperature, top_k):
         # A newer request cancels this worker (exclusive): its thread stops at the next
         # position instead of finishing a pass nobody will see.
         worker = get_current_worker()
         return request, step, trace_position(weights, tokens, position, self.store.config,
-                                             temperature, cancelled=lambda: worker.is_cancelled)
+                                             temperature, top_k,
+                                             cancelled=lambda: worker.is_cancelled)
 
     def on_worker_state_changed(self, event):
         if event.state is WorkerState.SUCCESS:
@@ -271,7 +277,7 @@ class AnatomyScreen(RunView):
         elif event.state is WorkerState.ERROR:
             self.query_one("#anatomy-body", Static).update(Text(
                 f"Could not run the model on these weights ({event.worker.error}).",
-                style="red"))
+                style=FAILED))
         else:
             return
         self.query_one("#anatomy").border_subtitle = ""
@@ -284,7 +290,7 @@ class AnatomyScreen(RunView):
         self.query_one("#anatomy-where", Static).update(Text.assemble(
             (f" position {anatomy.position} of 0–{last}: ", "bold"),
             (f"{tokenizer.label(anatomy.token)} → {tokenizer.label(anatomy.target)}",
-             "bold dark_orange"), " (←/→ move)"))
+             BOLD_MARK), " (←/→ move)"))
         scroll = self.query_one("#anatomy-scroll", VerticalScroll)
         width = max(40, scroll.scrollable_content_region.width - 1)
         self.query_one("#anatomy-body", Static).update(Group(
@@ -315,13 +321,12 @@ class AnatomyScreen(RunView):
         self.query_one("#anatomy-name", Input).focus()
 
     def on_input_submitted(self, event: Input.Submitted):
-        name, chars = event.value, self.store.tokenizer.chars
-        outside = [ch for ch in dict.fromkeys(name) if ch not in chars]
-        if not name or outside:
-            why = (f"{''.join(outside)!r} {'is' if len(outside) == 1 else 'are'} not in the "
-                   f"vocabulary ({vocabulary_hint(chars)})" if outside else "no letters typed")
-            self.notify(f"{why}: the name stays {self.doc!r}." if self.doc else f"{why}.",
-                        severity="warning")
+        name = event.value
+        refusal = vocabulary_refusal(name, self.store.tokenizer) if name else "no letters typed"
+        if refusal:
+            # The name stays in the input, which keeps the focus, to be corrected.
+            self.notify(f"{refusal}: the name stays {self.doc!r}." if self.doc else
+                        f"{refusal}.", severity="warning")
             return
         self.doc, self.source, self.followed_events = name, "typed", None
         self.position = min(self.position, n_positions(self.tokens, self.store.config) - 1)

@@ -22,15 +22,21 @@ def name_tokens(trainer, name):
 
 
 @pytest.mark.parametrize("config", [TINY, TWO_LAYERS])
-@pytest.mark.parametrize("temperature", [0.5, 1.3])
-def test_probabilities_equal_the_samplers_for_the_same_name_bit_for_bit(config, temperature):
+@pytest.mark.parametrize("temperature, top_k", [(0.5, None), (1.3, None), (0.8, 3)])
+def test_probabilities_equal_the_samplers_for_the_same_name_bit_for_bit(config, temperature,
+                                                                         top_k):
     trainer = trained(config)
     weights, tokens = trainer.weights(), name_tokens(trainer, "frank")
-    sampler = Sampler(weights, trainer.tokenizer, config, temperature=temperature)
+    sampler = Sampler(weights, trainer.tokenizer, config, temperature=temperature, top_k=top_k)
     for position in range(n_positions(tokens, config)):
         event = sampler.step(force=tokens[position + 1])
-        anatomy = trace_position(weights, tokens, position, config, temperature)
-        assert anatomy.probs == event.probs
+        anatomy = trace_position(weights, tokens, position, config, temperature, top_k)
+        assert anatomy.drawn_probs == event.probs
+        assert anatomy.logits == event.logits
+        if top_k is None:
+            assert anatomy.probs == event.probs
+        else:
+            assert sum(p > 0 for p in anatomy.drawn_probs) == top_k
         assert anatomy.layers[-1].heads[0].weights == event.attention[-1][0]
 
 

@@ -42,11 +42,11 @@ async def test_the_probabilities_are_the_samplers_for_the_sample_in_progress():
         events = app.store.sampling.events
         view = await open_anatomy(pilot, app)
         anatomy = await wait_for_position(pilot, view, events[-1].position, events[-1].text)
-        assert anatomy.probs == events[-1].probs
+        assert anatomy.drawn_probs == events[-1].probs
         assert len(anatomy.layers) == TINY.n_layer == 2
         await pilot.press("left")
         anatomy = await wait_for_position(pilot, view, events[-2].position)
-        assert anatomy.probs == events[-2].probs
+        assert anatomy.drawn_probs == events[-2].probs
         assert anatomy.layers[-1].heads[0].weights == events[-2].attention[-1][0]
         body = shown(app, "#anatomy-body")
         top = max(range(len(anatomy.probs)), key=anatomy.probs.__getitem__)
@@ -69,11 +69,11 @@ async def test_a_typed_name_is_the_samplers_with_those_letters_forced():
                           temperature=store.sampling.temperature)
         tokens = store.tokenizer.document("badge")
         forced = [sampler.step(force=token) for token in tokens[1:]]
-        assert anatomy.probs == forced[1].probs
+        assert anatomy.drawn_probs == forced[1].probs
         # Four steps right reach the last position, 5 ('e' → end); a fifth stays there.
         await pilot.press(*["right"] * 5)
         anatomy = await wait_for_position(pilot, view, 5, "badge")
-        assert anatomy.probs == forced[5].probs
+        assert anatomy.drawn_probs == forced[5].probs
         assert "e → ·" in shown(app, "#anatomy-where")
 
 
@@ -86,7 +86,7 @@ async def test_a_letter_outside_the_vocabulary_is_refused_with_a_notice():
         assert view.query_one("#anatomy-name", Input).has_focus
         await pilot.press(*"bzx", "enter")
         assert view.anatomy is None and view.doc is None
-        assert any("'zx' are not in the vocabulary (abcdefgh)" in n for n in notices(app))
+        assert any("'z', 'x' are not in the vocabulary (abcdefgh)" in n for n in notices(app))
         # The refused name stays in the input, which keeps the focus, to be corrected.
         view.query_one("#anatomy-name", Input).value = "ca"
         await pilot.press(*"fe", "enter")
@@ -157,3 +157,17 @@ async def test_a_wide_terminal_puts_each_vector_between_its_title_and_its_code()
         wide = embedding_line()
         assert "tok_emb = state_dict['wte'][token_id]" in wide
         assert len(NUMBER.findall(wide)) == TINY.n_embd
+
+
+async def test_with_top_k_the_last_strip_is_what_the_sampler_draws_from():
+    app = tiny_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await step_and_wait(pilot, app)
+        await pilot.press("k", "k", "k", "n", "n")  # top-k 3
+        event = app.store.sampling.events[-1]
+        assert event.top_k == 3
+        view = await open_anatomy(pilot, app)
+        anatomy = await wait_for_position(pilot, view, event.position, event.text)
+        assert anatomy.drawn_probs == event.probs
+        assert sum(p > 0 for p in anatomy.drawn_probs) == 3
+        assert "top-k 3: what is drawn from" in shown(app, "#anatomy-body")
