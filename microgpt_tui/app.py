@@ -21,6 +21,7 @@ from .keys import BINDINGS, palette_commands
 from .messages import Reported
 from .run import RunStore
 from .screens.ablation import AblationScreen
+from .screens.anatomy import AnatomyScreen
 from .screens.embedding import EmbeddingScreen
 from .screens.filmstrip import FilmstripScreen
 from .screens.force import ForceTokenScreen, vocabulary_hint
@@ -37,8 +38,8 @@ from .widgets.panes import Panes
 MIN_WIDTH, MIN_HEIGHT = 80, 24
 # The views a key opens with no more than the store: the name in its binding's view('...').
 VIEWS = {"graph": GraphScreen, "gradient check": GradientCheckScreen, "inspect": InspectScreen,
-         "heads": HeadsScreen, "optimizer": OptimizerScreen, "embedding": EmbeddingScreen,
-         "filmstrip": FilmstripScreen}
+         "anatomy": AnatomyScreen, "heads": HeadsScreen, "optimizer": OptimizerScreen,
+         "embedding": EmbeddingScreen, "filmstrip": FilmstripScreen}
 
 
 class MicrogptApp(App):

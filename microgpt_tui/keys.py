@@ -42,6 +42,9 @@ BINDINGS = [
             tooltip=f"Save a checkpoint (to --save PATH, else {DEFAULT_CHECKPOINT})"),
     Binding("e", "export", "export", show=False,
             tooltip="Export loss.csv, trace.json (the last step) and screen.svg"),
+    Binding("A", "view('anatomy')", "anatomy", show=False,
+            tooltip="Anatomy: one position of a name through every stage of gpt(), in "
+                    "real numbers"),
     Binding("G", "view('graph')", "graph", show=False,
             tooltip="The last trained name's autograd graph, and a walk down it from the loss"),
     Binding("g", "view('gradient check')", "gradcheck", show=False, tooltip="Gradient check: "

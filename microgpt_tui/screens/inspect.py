@@ -18,13 +18,13 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Footer, Header, Input, Label, Static
 from textual.worker import WorkerState
 
-from engine.inspection import initial_weights, inspect_name, unknown_characters
+from engine.inspection import initial_weights, inspect_name
 
 from ..colours import BAD, FAILED, GOOD, MARK
 from ..run import Change
 from ..widgets.attention_pairs import AttentionPair, AttentionPairs
 from ..widgets.sampling import percent
-from .force import vocabulary_hint
+from .force import vocabulary_refusal
 from .view import RunView
 
 START = "step 0"
@@ -170,12 +170,7 @@ class InspectScreen(RunView):
 
     def refusal(self, name):
         """Why `name` cannot be inspected, or "" if it can."""
-        unknown = unknown_characters(name, self.store.tokenizer)
-        if not unknown:
-            return ""
-        listed = ", ".join(map(repr, unknown))
-        return (f"{listed} {'is' if len(unknown) == 1 else 'are'} not in the vocabulary "
-                f"({vocabulary_hint(self.store.tokenizer.chars)})")
+        return vocabulary_refusal(name, self.store.tokenizer)
 
     def on_input_changed(self, event: Input.Changed):
         refusal = self.refusal(event.value)
