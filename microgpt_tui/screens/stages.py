@@ -47,6 +47,12 @@ def stage_banner(stage, label):
         where.append("Adam update", style=BOLD_MARK)
         what = (f"\nAdam moved every weight (‖ΔW‖) at learning rate {stage.lr:.6f}: step "
                 f"{stage.step} is done; S starts the next one")
+        if stage.step == 1:
+            # Adam's moments start at 0: after one step m̂ = g and v̂ = g², so each weight
+            # moves by lr·g/(|g| + eps), lr against its gradient's sign, whatever the size.
+            what += (f". Adam's first step: m̂ = g and v̂ = g², so every weight with a "
+                     f"gradient moved by lr·g/(|g|+eps) ≈ ±{stage.lr:g}, whatever the size of "
+                     "g: ‖ΔW‖ ≈ lr·√(how many of W's weights had a gradient)")
     return where.append(what)
 
 
@@ -55,6 +61,9 @@ class StagesScreen(RunView):
     BINDINGS = [
         Binding("S", "app.stage", "next stage", tooltip="Run the next stage of the step"),
         Binding("u", "app.undo", "undo", tooltip="Drop the step under way, or undo the last"),
+        # Also the app's: listed here so that an 80-column footer still has room for them.
+        Binding("question_mark", "app.help", "help", key_display="?"),
+        Binding("q", "app.quit", "quit"),
     ]
     CLOSE_LABEL = "back"
     FOLLOWS = frozenset({Change.STAGE})

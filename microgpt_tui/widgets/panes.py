@@ -18,6 +18,12 @@ from .sampling import SamplingView
 
 # The changes that can alter what the attention and KV panes show.
 SHOWN_RUN = frozenset({Change.STEPS, Change.SAMPLE})
+# Under each pane, the line of the model it shows.
+PANE_LINES = {
+    "#loss": "loss = mean of -log P(next letter) over one name",
+    "#attention": "attn_weights = softmax(q·k / √head_dim), per row",
+    "#sampling": "next letter ~ probs = softmax(logits / T)",
+}
 
 
 class Panes(Horizontal):
@@ -53,6 +59,8 @@ class Panes(Horizontal):
         plot = self.query_one(LossPlot)
         plot.num_steps = self.store.config.num_steps
         plot.vocab_size = self.store.tokenizer.vocab_size
+        for pane, line in PANE_LINES.items():
+            self.query_one(pane).border_subtitle = line
         self.store.changed.subscribe(self, self.show)
         self.show(frozenset(Change))
 

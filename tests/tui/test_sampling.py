@@ -37,9 +37,12 @@ def body_text(screen):
 
 def heatmap_rows(app):
     """The percentages on each row of the attention heatmap, as drawn."""
-    lines = plain_text(app.query_one(AttentionMap)).splitlines()
+    # After the title, the axes and the column labels; a cell may be several lines tall,
+    # with its number and its row's label on the middle one.
+    lines = plain_text(app.query_one(AttentionMap)).splitlines()[3:]
     n = len(app.store.sampling.events)
-    return [[int(x) for x in re.findall(r"\d+", line)] for line in lines[2:2 + n]]
+    rows = [line for line in lines if line[:1].strip()][:n]
+    return [[int(x) for x in re.findall(r"\d+", line)] for line in rows]
 
 
 def kv_rows(app):

@@ -44,6 +44,18 @@ def test_smallest_supported_terminal(snap_compare):
     assert snap_compare(default_app(), terminal_size=(80, 24), run_before=sample_three_letters)
 
 
+def test_large_terminal(snap_compare):
+    """200x50: the heatmap's cells grow with its pane, the KV cache has room for every row."""
+    async def run_before(pilot):
+        await step_and_wait(pilot, pilot.app, times=3)
+
+    assert snap_compare(default_app(), terminal_size=(200, 50), run_before=run_before)
+
+
+def test_large_terminal_mid_sample(snap_compare):
+    assert snap_compare(default_app(), terminal_size=(200, 50), run_before=sample_three_letters)
+
+
 def test_step_in_stages_mid_forward(snap_compare):
     async def run_before(pilot):
         app = pilot.app
