@@ -73,6 +73,8 @@ def serve(args, argv):
     host = args.host or DEFAULT_HOST
     port = args.port or DEFAULT_PORT
     with socket.socket() as probe:
+        # As the server binds: a port held only by a closed connection's TIME_WAIT is free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError as error:
@@ -131,8 +133,12 @@ def prepare_interpreter():
 
 def run_app(args, progress):
     app = build_app(args, progress)
+    from .served import ServedDriver, WebDriver
+
+    if issubclass(app.driver_class, WebDriver):  # run by textual-serve for one browser
+        app.driver_class = ServedDriver
     prepare_interpreter()
-    app.run()
+    app.run()  # SIGTERM and SIGHUP exit it with 128 + their number (app.exit_on_signals)
     return app.return_code or 0
 
 
