@@ -138,7 +138,7 @@ def run_app(args, progress):
     if issubclass(app.driver_class, WebDriver):  # run by textual-serve for one browser
         app.driver_class = ServedDriver
     prepare_interpreter()
-    app.run()  # SIGTERM and SIGHUP exit it with 128 + their number (app.exit_on_signals)
+    app.run()  # SIGTERM and SIGHUP exit it with 128 + their number (signals.py)
     return app.return_code or 0
 
 

@@ -4,7 +4,6 @@ What the app shows about the run is kept by the run store (run.py); the training
 (training.py) reports to it, and the panes and views draw from it.
 """
 
-import asyncio
 from datetime import datetime
 from pathlib import Path
 
@@ -16,7 +15,6 @@ from textual.widgets import Footer, Header, Static
 from textual.worker import get_current_worker
 
 from engine.checkpoint import DEFAULT_CHECKPOINT
-from engine.files import TERMINATING_SIGNALS
 
 from .export import export_notice
 from .keys import BINDINGS, palette_commands
@@ -34,6 +32,7 @@ from .screens.help import HelpScreen
 from .screens.inspect import InspectScreen
 from .screens.optimizer import OptimizerScreen
 from .screens.stages import StagesScreen
+from .signals import exit_on_signals
 from .training import Command, SaveCheckpoint, TrainingLoop
 from .widgets.panes import Panes
 
@@ -42,18 +41,6 @@ MIN_WIDTH, MIN_HEIGHT = 80, 24
 VIEWS = {"graph": GraphScreen, "gradient check": GradientCheckScreen, "inspect": InspectScreen,
          "anatomy": AnatomyScreen, "heads": HeadsScreen, "optimizer": OptimizerScreen,
          "embedding": EmbeddingScreen, "filmstrip": FilmstripScreen}
-
-
-def exit_on_signals(app):
-    """SIGTERM and SIGHUP exit `app` as q does, so the terminal is given back (main screen,
-    cursor, no mouse reporting) and a checkpoint being saved is finished; the exit code is
-    the shell's 128 + the signal's number. A test's headless app leaves the test runner's
-    signals alone."""
-    if not app.is_headless:
-        loop = asyncio.get_running_loop()
-        for signum in TERMINATING_SIGNALS:
-            loop.add_signal_handler(signum, lambda signum=signum: app.exit(
-                return_code=128 + signum))
 
 
 class MicrogptApp(App):
@@ -89,7 +76,7 @@ class MicrogptApp(App):
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self):
-        exit_on_signals(self)  # after the driver started: the web driver sets its own
+        exit_on_signals(self)
         store, config = self.store, self.store.config
         self.title = (f"{store.num_params:,} params · {config.n_layer} "
                       f"layer{'s' * (config.n_layer > 1)} · {config.n_head} heads")

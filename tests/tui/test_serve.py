@@ -99,6 +99,11 @@ class Served:
                 os.kill(pid, signal.SIGKILL)
 
 
+def running_python(pid):
+    """Whether process `pid` is the Python that runs the app (not the shell that started it)."""
+    return running_app(pid) and Path(f"/proc/{pid}/exe").resolve().name.startswith("python")
+
+
 def running_app(pid):
     """Whether process `pid` runs microgpt-tui (not another process that reused the id)."""
     try:
@@ -114,6 +119,7 @@ class Browser:
     def __init__(self, http, websocket):
         self.http, self.websocket = http, websocket
         self.screen = bytearray()
+        self.closed_by_server = False
 
     @classmethod
     async def open(cls, url):
@@ -123,18 +129,23 @@ class Browser:
         await websocket.send_json(["resize", SIZE])
         return cls(http, websocket)
 
-    async def read_until(self, pattern, timeout):
-        """Read the output until the regular expression `pattern` (bytes) is in it."""
+    async def read(self, until, timeout):
+        """Keep the output until `until()` holds, the server closes the websocket, or
+        `timeout` seconds have passed."""
         deadline = time.monotonic() + timeout
-        while not re.search(pattern, self.screen) and time.monotonic() < deadline:
+        while not until() and not self.closed_by_server and time.monotonic() < deadline:
             try:
                 message = await self.websocket.receive(timeout=deadline - time.monotonic())
             except asyncio.TimeoutError:
                 break
             if message.type == aiohttp.WSMsgType.BINARY:
                 self.screen.extend(message.data)
-            elif message.type != aiohttp.WSMsgType.TEXT:  # closed
-                break
+            elif message.type != aiohttp.WSMsgType.TEXT:
+                self.closed_by_server = True
+
+    async def read_until(self, pattern, timeout):
+        """Read the output until the regular expression `pattern` (bytes) is in it."""
+        await self.read(lambda: re.search(pattern, self.screen), timeout)
         assert re.search(pattern, self.screen), f"{pattern!r} never shown"
 
     async def press(self, keys):
@@ -185,6 +196,22 @@ async def test_a_session_ends_when_its_server_is_killed_mid_training(served):
         server.server.wait()
         await until(lambda: not any(map(running_app, sessions)), 10,
                     "the session ends without its server")
+    finally:
+        await browser.close()
+
+
+async def test_a_served_app_ends_on_sigterm_and_its_browser_is_told(served):
+    server = await served()
+    browser = await Browser.open(server.url)
+    try:
+        await browser.read_until(b"step 0/1000", 20)
+        await browser.press(" ")
+        await browser.read_until(rb"step [1-9]\d*/1000", 10)
+        app, = (pid for pid in server.sessions() if running_python(pid))
+        os.kill(app, signal.SIGTERM)
+        await until(lambda: not server.sessions(), 10, "the session ends on SIGTERM")
+        await browser.read(lambda: False, 10)
+        assert browser.closed_by_server  # the page says the session has ended
     finally:
         await browser.close()
 

@@ -43,7 +43,8 @@ class AppInPty:
         exit_waiter = os.pidfd_open(self.pid)  # readable once the process has ended
         try:
             deadline = time.monotonic() + timeout
-            self.read_until(lambda: select.select([exit_waiter], [], [], 0)[0], timeout)
+            if self.fd is not None:
+                self.read_until(lambda: select.select([exit_waiter], [], [], 0)[0], timeout)
             if select.select([exit_waiter], [], [], max(0, deadline - time.monotonic()))[0]:
                 self.status = os.waitpid(self.pid, 0)[1]
                 return os.waitstatus_to_exitcode(self.status)
@@ -51,11 +52,18 @@ class AppInPty:
         finally:
             os.close(exit_waiter)
 
+    def hang_up(self):
+        """Close the terminal, as closing its window does: the kernel sends the app SIGHUP
+        (and SIGCONT), and the terminal can no longer be written to."""
+        os.close(self.fd)
+        self.fd = None
+
     def close(self):
         if self.status is None:
             os.kill(self.pid, signal.SIGKILL)
             os.waitpid(self.pid, 0)
-        os.close(self.fd)
+        if self.fd is not None:
+            os.close(self.fd)
 
 
 @pytest.fixture
@@ -87,6 +95,14 @@ def test_a_terminating_signal_hands_the_terminal_back(app_in_pty, signum):
     ending = app.screen[app.screen.rindex(LEAVE_ALTERNATE_SCREEN):]
     assert SHOW_CURSOR in ending
     assert b"\x1b[?1000h" not in ending  # mouse reporting is not turned back on
+
+
+def test_closing_the_terminal_ends_the_app(app_in_pty):
+    app = app_in_pty()
+    os.write(app.fd, b" ")  # frames are being written when the terminal goes
+    app.read_until(lambda: b"step 0/100000" not in app.screen[-20000:], 5)
+    app.hang_up()
+    assert app.wait_for_exit(10) == 129
 
 
 def test_sigterm_while_checkpoints_are_being_saved_leaves_no_temp_file(app_in_pty, tmp_path):
