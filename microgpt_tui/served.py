@@ -29,18 +29,22 @@ class ServedDriver(WebDriver):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.browser_gone = threading.Event()
+        # The input thread writes too (file deliveries): packets written in parts must not
+        # interleave.
+        self.write_lock = threading.Lock()
         os.set_blocking(self.fileno, False)
         self._write = self.write_unless_gone  # the WebDriver writes every packet with it
 
     def write_unless_gone(self, data):
         view = memoryview(data)
-        while view and not self.browser_gone.is_set():
-            try:
-                view = view[os.write(self.fileno, view):]
-            except BlockingIOError:
-                select.select([], [self.fileno], [], WRITE_POLL_SECONDS)
-            except BrokenPipeError:  # the server has gone
-                self.end_session()
+        with self.write_lock:
+            while view and not self.browser_gone.is_set():
+                try:
+                    view = view[os.write(self.fileno, view):]
+                except BlockingIOError:
+                    select.select([], [self.fileno], [], WRITE_POLL_SECONDS)
+                except BrokenPipeError:  # the server has gone
+                    self.end_session()
 
     def end_session(self):
         """The browser has gone: drop what is still to be written, and exit the app."""
