@@ -134,11 +134,13 @@ def prepare_interpreter():
 def run_app(args, progress):
     app = build_app(args, progress)
     from .served import ServedDriver, WebDriver
+    from .signals import exit_on_signals
 
     if issubclass(app.driver_class, WebDriver):  # run by textual-serve for one browser
         app.driver_class = ServedDriver
     prepare_interpreter()
-    app.run()  # SIGTERM and SIGHUP exit it with 128 + their number (signals.py)
+    with exit_on_signals(app):
+        app.run()
     return app.return_code or 0
 
 

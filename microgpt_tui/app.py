@@ -32,7 +32,6 @@ from .screens.help import HelpScreen
 from .screens.inspect import InspectScreen
 from .screens.optimizer import OptimizerScreen
 from .screens.stages import StagesScreen
-from .signals import exit_on_signals
 from .training import Command, SaveCheckpoint, TrainingLoop
 from .widgets.panes import Panes
 
@@ -76,7 +75,6 @@ class MicrogptApp(App):
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self):
-        exit_on_signals(self)
         store, config = self.store, self.store.config
         self.title = (f"{store.num_params:,} params · {config.n_layer} "
                       f"layer{'s' * (config.n_layer > 1)} · {config.n_head} heads")

@@ -15,6 +15,7 @@ soon as the browser has gone (a "quit", the end of stdin, or a broken pipe).
 
 import os
 import select
+import signal
 import threading
 
 from textual import messages
@@ -34,6 +35,13 @@ class ServedDriver(WebDriver):
         self.write_lock = threading.Lock()
         os.set_blocking(self.fileno, False)
         self._write = self.write_unless_gone  # the WebDriver writes every packet with it
+
+    def start_application_mode(self):
+        # The WebDriver sets a SIGTERM handler of its own, which exits with code 0 and only
+        # once the loop runs again: the app's (signals.py) is put back.
+        app_handler = signal.getsignal(signal.SIGTERM)
+        super().start_application_mode()
+        signal.signal(signal.SIGTERM, app_handler)
 
     def write_unless_gone(self, data):
         view = memoryview(data)

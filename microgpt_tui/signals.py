@@ -9,31 +9,36 @@ import os
 import signal
 import sys
 import termios
-from contextlib import suppress
+from contextlib import contextmanager
 from functools import partial
 
-from engine.files import TERMINATING_SIGNALS
+from engine.files import TERMINATING_SIGNALS, Terminated
 
 
+@contextmanager
 def exit_on_signals(app):
-    """Call from the running app once its driver has started: the web driver (--serve) sets
-    a SIGTERM handler of its own, which would exit with code 0. A test's headless app leaves
-    the test runner's signals alone."""
-    if app.is_headless:
-        return
-    loop = asyncio.get_running_loop()
+    """Inside: SIGTERM and SIGHUP exit `app` as q does, if it is running; before it runs (or
+    once it has ended) they raise Terminated, as in a headless run.
 
-    # A plain signal handler, not loop.add_signal_handler: it runs before Python runs the
-    # handler of the SIGCONT that comes with a hangup (signals are handled in number order),
-    # and it runs even while the loop's thread is held up writing to a closed terminal.
+    A plain signal handler, not the loop's add_signal_handler: it runs even while the main
+    thread is held up (writing to a closed terminal, say), and before Python runs the
+    handler of the SIGCONT that comes with a hangup (pending signals go in number order)."""
+
     def handler(signum, frame):
+        try:
+            loop = asyncio.get_running_loop()  # the app's: it runs in this (the main) thread
+        except RuntimeError:
+            raise Terminated(signum) from None
         if terminal_hung_up():
             let_go_of_terminal()
-        with suppress(RuntimeError):  # the loop has closed: the app has already ended
-            loop.call_soon_threadsafe(partial(app.exit, return_code=128 + signum))
+        loop.call_soon_threadsafe(partial(app.exit, return_code=128 + signum))
 
-    for signum in TERMINATING_SIGNALS:
-        signal.signal(signum, handler)
+    previous = {signum: signal.signal(signum, handler) for signum in TERMINATING_SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
 
 
 def terminal_hung_up():
