@@ -81,7 +81,9 @@ def serve(args, argv):
             raise ValueError(f"cannot serve on {host}:{port}: "
                              f"{error.strerror or error}") from None
     app_argv = strip_serve_flags(argv)
-    command = shlex.join([sys.executable, "-m", "microgpt_tui", *app_argv])
+    # textual-serve runs the command through /bin/sh, which stays as the app's parent unless
+    # it is told to exec: a SIGTERM to what ps shows as the app would end only that shell.
+    command = "exec " + shlex.join([sys.executable, "-m", "microgpt_tui", *app_argv])
     Server(command, host=host, port=port, title=PROG).serve()
     return 0
 

@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -62,25 +63,32 @@ async def until(condition, timeout, what):
 class Served:
     """`microgpt-tui --serve` on `port`, stopped (and its sessions with it) at the end."""
 
-    def __init__(self, port, *flags):
+    def __init__(self, port):
         self.port = port
         self.url = f"http://{HOST}:{port}"
+        # Its output goes to a file, closed by stop(): a pipe no one reads could fill up and
+        # stall the server.
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115
+        # From the project: the sessions it starts run this checkout's microgpt_tui.
         self.server = subprocess.Popen(
             [sys.executable, "-m", "microgpt_tui", "--serve", "--host", HOST, "--port",
-             str(port), *flags],
-            cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+             str(port)], cwd=PROJECT, stdout=self.log, stderr=subprocess.STDOUT)
         self.seen_sessions = set()
 
     async def started(self):
         def listening():
-            assert self.server.poll() is None, self.server.stdout.read().decode()
+            assert self.server.poll() is None, self.output()
             with socket.socket() as client:
                 return client.connect_ex((HOST, self.port)) == 0
 
         await until(listening, 20, "the server listens")
 
+    def output(self):
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")
+
     def sessions(self):
-        """The processes running the server's sessions (a shell and the app, for each)."""
+        """The processes running the server's sessions (one app each)."""
         sessions = descendants(self.server.pid) if self.server.poll() is None else []
         self.seen_sessions.update(sessions)
         return sessions
@@ -93,15 +101,10 @@ class Served:
         except subprocess.TimeoutExpired:
             self.server.kill()
             self.server.wait()
-        self.server.stdout.close()
+        self.log.close()
         for pid in self.seen_sessions:  # what a failing test left running
             if running_app(pid):
                 os.kill(pid, signal.SIGKILL)
-
-
-def running_python(pid):
-    """Whether process `pid` is the Python that runs the app (not the shell that started it)."""
-    return running_app(pid) and Path(f"/proc/{pid}/exe").resolve().name.startswith("python")
 
 
 def running_app(pid):
@@ -160,8 +163,8 @@ class Browser:
 async def served():
     servers = []
 
-    async def start(port=None, *flags):
-        servers.append(Served(port or free_port(), *flags))
+    async def start(port=None):
+        servers.append(Served(port or free_port()))
         await servers[-1].started()
         return servers[-1]
 
@@ -177,7 +180,8 @@ async def test_a_browser_trains_a_step_and_its_session_ends_when_it_closes(serve
         await browser.read_until(b"step 0/1000", 20)
         await browser.press("s")
         await browser.read_until(STEP_1_LOSS, 10)
-        assert server.sessions(), "the app runs in a process of its own"
+        app, = server.sessions()  # the app's own process (the shell that started it exec'd)
+        assert running_app(app)
     finally:
         await browser.close()
     await until(lambda: not server.sessions(), 10, "the session ends with its browser")
@@ -207,7 +211,7 @@ async def test_a_served_app_ends_on_sigterm_and_its_browser_is_told(served):
         await browser.read_until(b"step 0/1000", 20)
         await browser.press(" ")
         await browser.read_until(rb"step [1-9]\d*/1000", 10)
-        app, = (pid for pid in server.sessions() if running_python(pid))
+        app, = server.sessions()
         os.kill(app, signal.SIGTERM)
         await until(lambda: not server.sessions(), 10, "the session ends on SIGTERM")
         await browser.read(lambda: False, 10)
