@@ -3,8 +3,9 @@ its browser goes away.
 
 textual-serve runs one app process per browser websocket, with Textual's WebDriver: the
 screen goes out on the process's stdout and keys come in on its stdin, both pipes to the
-server. When the websocket closes the server sends a "quit" packet, then stops reading. Two
-ways that left the process running, training at full speed with no one watching:
+server. When the websocket closes the server sends a "quit" packet; it stops reading the
+output once a send to the closed websocket fails. Two ways that left the process running,
+training at full speed with no one watching:
 - The server itself went away (killed, or its terminal closed): stdin ends, but the
   WebDriver's input thread just stops reading, and nothing tells the app to exit.
 - The server stopped reading while a frame was being written: the write blocks in the main
