@@ -12,7 +12,7 @@ import termios
 from contextlib import contextmanager
 from functools import partial
 
-from engine.files import TERMINATING_SIGNALS, Terminated
+from engine.files import TERMINATING_SIGNALS, Terminated, signal_handler
 
 
 @contextmanager
@@ -33,12 +33,8 @@ def exit_on_signals(app):
             let_go_of_terminal()
         loop.call_soon_threadsafe(partial(app.exit, return_code=128 + signum))
 
-    previous = {signum: signal.signal(signum, handler) for signum in TERMINATING_SIGNALS}
-    try:
+    with signal_handler(TERMINATING_SIGNALS, handler):
         yield
-    finally:
-        for signum, old in previous.items():
-            signal.signal(signum, old)
 
 
 def terminal_hung_up():

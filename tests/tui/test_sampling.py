@@ -5,24 +5,28 @@ import io
 import math
 import re
 import time
-from types import MappingProxyType, SimpleNamespace
+from types import MappingProxyType
 
 import pytest
 from rich.console import Console
 from textual.worker import WorkerState
 
-import engine.probe
 import microgpt_tui.screens.ablation
-from engine.ablation import compare_ablation
-from engine.model import forward_document
-from engine.probe import Cancelled, draw_samples, mean_loss
+from engine.probe import draw_samples, mean_loss
 from microgpt_tui.colours import CHOSEN
 from microgpt_tui.screens.ablation import AblationScreen
 from microgpt_tui.screens.force import ForceTokenScreen
 from microgpt_tui.widgets.attention import AttentionMap
 from microgpt_tui.widgets.kv_cache import KVCacheTable
 from microgpt_tui.widgets.sampling import SamplingView
-from tests.tui.conftest import default_app, plain_text, step_and_wait, tiny_app, wait_for
+from tests.tui.conftest import (
+    default_app,
+    measure_slowly,
+    plain_text,
+    step_and_wait,
+    tiny_app,
+    wait_for,
+)
 
 SIZE = (120, 34)
 
@@ -227,27 +231,7 @@ async def test_ablation_is_measured_off_the_ui_thread():
 
 @pytest.fixture
 def measured(monkeypatch):
-    """Every float forward pass, each 5 ms slower (a sleep, which lets the UI thread run), and
-    how each ablation comparison ended: "finished" or "cancelled"."""
-    record = SimpleNamespace(passes=[], endings=[])
-
-    def slow_forward(*args):
-        record.passes.append(args)
-        time.sleep(0.005)
-        return forward_document(*args)
-
-    def compare_and_record(*args, **kwargs):
-        try:
-            comparison = compare_ablation(*args, **kwargs)
-        except Cancelled:
-            record.endings.append("cancelled")
-            raise
-        record.endings.append("finished")
-        return comparison
-
-    monkeypatch.setattr(engine.probe, "forward_document", slow_forward)
-    monkeypatch.setattr(microgpt_tui.screens.ablation, "compare_ablation", compare_and_record)
-    return record
+    return measure_slowly(monkeypatch, microgpt_tui.screens.ablation, "compare_ablation")
 
 
 async def ablation_opened(pilot, measured):
