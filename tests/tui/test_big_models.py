@@ -3,8 +3,18 @@ slices or cancellable workers, or is refused or sampled above a stated size."""
 
 import time
 
+import pytest
+from textual import events
+from textual.widgets import DataTable
+
 from engine import Config, Trainer, load_docs
+from microgpt_tui.app import MicrogptApp
+from microgpt_tui.screens import graph
+from microgpt_tui.screens.graph import NODE_BUDGET, GraphScreen
 from microgpt_tui.training import Command, TrainingLoop
+from tests.tui.conftest import step_and_wait
+
+WIDE = (120, 34)
 
 # Big enough that the probe (50 names' float forward and 5 samples, ~1.6 s) is far slower
 # than a training step (~0.3 s), small enough for a quick test.
@@ -24,3 +34,84 @@ def test_a_step_asked_for_at_start_does_not_wait_for_the_first_probe():
     assert stepped - started < 1.0, stepped - started
     # The probe was left unfinished when the loop stopped: quitting does not wait for it.
     assert not any(snapshot.probe for _, snapshot in posted)
+
+
+async def test_a_big_models_graph_is_refused_before_it_is_built_with_the_numbers(monkeypatch):
+    times = recording_analyse(monkeypatch)
+    app = MicrogptApp(Trainer(Config(n_layer=2, n_embd=64, block_size=8), ["abcdefg"]))
+    async with app.run_test(size=WIDE) as pilot:
+        await step_and_wait(pilot, app)
+        await pilot.press("G")
+        summary = str(app.screen.query_one("#graph-summary").render())
+        assert "Not built: the graph of 'abcdefg' would have about" in summary
+        assert f"this view builds at most {NODE_BUDGET:,}" in summary
+        assert app.screen.query_one(DataTable).row_count == 0
+        await pilot.pause()
+        assert not times  # nothing was started
+
+
+def recording_analyse(monkeypatch):
+    """Patch the graph view's build to note when it starts and ends (it runs in a thread)."""
+    times, real_analyse = {}, graph.analyse
+
+    def analyse(*args, **kwargs):
+        times["start"] = time.monotonic()
+        try:
+            return real_analyse(*args, **kwargs)
+        finally:
+            times["end"] = time.monotonic()
+
+    monkeypatch.setattr("microgpt_tui.screens.graph.analyse", analyse)
+    return times
+
+
+def wait_for_thread(times, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while "end" not in times:
+        assert time.monotonic() < deadline, "the build did not stop"
+        time.sleep(0.01)  # the build's thread is outside the event loop: poll it
+
+
+# One 16-letter name on a 1-layer, n_embd 32 model: ~420,000 nodes, under the budget, and a
+# few seconds to build.
+LONG_NAME = Config(n_layer=1, n_embd=32, block_size=16)
+LONG_DOCS = ["abcdefghijklmnopq"]
+
+
+def send_key(app, key):
+    """Press `key` as the terminal would. Pilot.press also waits for the process to go idle,
+    which it does not while a build runs in a thread: pressing and timing apart."""
+    event = events.Key(key, None)
+    event.set_sender(app)
+    app._driver.send_message(event)
+
+
+async def until(pilot, condition, timeout=5.0):
+    """Let the app run until `condition()` holds, without waiting for idle; the seconds."""
+    start = time.monotonic()
+    while not condition():
+        assert time.monotonic() - start < timeout, "condition not met in time"
+        await pilot.pause(0.01)
+    return time.monotonic() - start
+
+
+@pytest.mark.parametrize("key", ["escape", "ctrl+c"])
+async def test_closing_the_graph_view_or_quitting_stops_its_build_at_once(monkeypatch, key):
+    times = recording_analyse(monkeypatch)
+    app = MicrogptApp(Trainer(LONG_NAME, LONG_DOCS))
+    async with app.run_test(size=WIDE) as pilot:
+        await step_and_wait(pilot, app)
+        send_key(app, "G")
+        await until(pilot, lambda: isinstance(app.screen, GraphScreen) and "start" in times)
+        summary = str(app.screen.query_one("#graph-summary").render())
+        assert "Building the graph of 'abcdefghijklmnopq': about 441," in summary
+        assert "end" not in times  # the build takes seconds; it is under way
+        pressed = time.monotonic()
+        send_key(app, key)
+        if key == "escape":
+            handled = await until(pilot, lambda: not isinstance(app.screen, GraphScreen))
+        else:
+            handled = await until(pilot, lambda: app.return_code == 0)
+    wait_for_thread(times)
+    assert handled < 0.5, handled
+    assert times["end"] - pressed < 1.0, times["end"] - pressed
