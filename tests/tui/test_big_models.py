@@ -8,11 +8,16 @@ from textual import events
 from textual.widgets import DataTable
 
 from engine import Config, Trainer, load_docs
+from engine.sampler import Sampler
 from microgpt_tui.app import MicrogptApp
 from microgpt_tui.screens import graph
+from microgpt_tui.screens.embedding import MAP_LIMIT, EmbeddingScreen
 from microgpt_tui.screens.graph import NODE_BUDGET, GraphScreen
 from microgpt_tui.training import Command, TrainingLoop
-from tests.tui.conftest import step_and_wait
+from microgpt_tui.widgets.panes import PREVIEW_ON_UI_THREAD, Panes
+from microgpt_tui.widgets.sampling import SamplingView
+from microgpt_tui.widgets.scatter import Scatter
+from tests.tui.conftest import plain_text, step_and_wait
 
 WIDE = (120, 34)
 
@@ -115,3 +120,45 @@ async def test_closing_the_graph_view_or_quitting_stops_its_build_at_once(monkey
     wait_for_thread(times)
     assert handled < 0.5, handled
     assert times["end"] - pressed < 1.0, times["end"] - pressed
+
+
+def many_characters(count):
+    """Names over `count` distinct characters (CJK ideographs), each used at least once;
+    the first ones most often."""
+    chars = [chr(0x4E00 + i) for i in range(count)]
+    return ["".join(chars[i:i + 8]) for i in range(0, count, 8)] + ["".join(chars[:8])] * 3
+
+
+async def test_a_big_vocabularys_map_plots_the_most_frequent_tokens_and_says_so():
+    app = MicrogptApp(Trainer(Config(num_steps=1000), many_characters(3000)))
+    async with app.run_test(size=WIDE) as pilot:
+        send_key(app, "m")
+        await until(pilot, lambda: isinstance(app.screen, EmbeddingScreen))
+        caption = app.screen.query_one("#embedding-caption")
+        # At once, before the worker is done: what is being computed.
+        assert "Projecting 3,001 token embeddings by PCA…" in str(caption.render())
+        scatter = app.screen.query_one(Scatter)
+        await until(pilot, lambda: scatter.points)
+        assert len(scatter.points) == MAP_LIMIT
+        labels = {label for _, _, label, _ in scatter.points}
+        assert {*many_characters(3000)[-1], "·"} <= labels  # the most frequent, and BOS
+        assert (f"the {MAP_LIMIT} most frequent of 3,001 tokens"
+                in app.screen.query_one("#embedding").border_title)
+        assert (f"Only the {MAP_LIMIT} most frequent tokens are projected and plotted"
+                in str(caption.render()))
+        # A key is handled while the view is open: s takes a step under it.
+        send_key(app, "s")
+        await until(pilot, lambda: app.store.step == 1)
+
+
+async def test_a_big_models_first_letter_preview_is_computed_off_the_ui_thread():
+    app = MicrogptApp(Trainer(Config(n_layer=2, n_embd=72), load_docs()))
+    assert app.store.num_params > PREVIEW_ON_UI_THREAD
+    async with app.run_test(size=WIDE) as pilot:
+        view = app.query_one(SamplingView)
+        await until(pilot, lambda: view.first_logits is not None)
+        weights = app.store.weights
+        expected = Sampler(weights, app.store.tokenizer, app.store.config).next_logits()
+        assert list(view.first_logits) == list(expected)
+        assert "P(first letter | ·)" in plain_text(view)
+        assert app.query_one(Panes).previewing_in_worker.worker is not None
