@@ -119,8 +119,9 @@ class TrainingLoop:
 
     def run(self, is_cancelled):
         """Serve commands until STOP or cancellation; train continuously while running."""
-        self._start_probe()  # the filmstrip's first frame: the model as it starts
-        self._measure_probes()  # all of it on a small model, before the first command
+        if not is_cancelled():
+            self._start_probe()  # the filmstrip's first frame: the model as it starts
+            self._measure_probes()  # all of it on a small model, before the first command
         while not is_cancelled():
             try:
                 # A probe under way is measured whenever no command waits.
