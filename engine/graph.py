@@ -11,8 +11,13 @@ step (about 4%, interleaved in one process).
 from collections import Counter
 from dataclasses import dataclass
 
-from .model import GRAPH_OPS, forward_document
+from .model import GRAPH_OPS, forward_positions
+from .probe import stop_if_cancelled
 from .value import Value, topological_order
+
+# Measured with tracemalloc: a per-operation graph and its analysis (GraphStats, the uses of
+# each node) take about 400 bytes a node.
+BYTES_PER_NODE = 400
 
 
 class Node(Value):
@@ -74,13 +79,33 @@ def leaf_params(weights):
     return params, names
 
 
-def document_graph(weights, tokens, config, ops=GRAPH_OPS):
+def document_graph(weights, tokens, config, ops=GRAPH_OPS, cancelled=None):
     """The loss graph of `tokens` ([BOS] + document + [BOS]) on new leaves made from
-    `weights`, after backward: (loss node, leaf matrices, leaf names)."""
+    `weights`, after backward: (loss node, leaf matrices, leaf names). `cancelled` is asked
+    before each position (see engine.probe.mean_loss)."""
     params, names = leaf_params(weights)
-    loss = forward_document(tokens, params, config, ops).loss
+    for forward in forward_positions(tokens, params, config, ops):
+        stop_if_cancelled(cancelled)
+        loss = forward.loss  # set at the last position
+    stop_if_cancelled(cancelled)
     ops.backward(loss)
     return loss, params, names
+
+
+def estimated_nodes(config, vocab_size, positions):
+    """About how many operation nodes the per-operation loss graph of a document with
+    `positions` positions has, counted from gpt()'s operations without building it (within
+    a few percent: the tests compare it with real graphs). Per position: each d×d linear is
+    d rows of d multiplies and d-1 adds (a layer has 4 of them and the MLP's two 4d×d);
+    attention at position t costs 4 nodes per key and dimension; the output layer and its
+    softmax cost 2d + 4 per token; the norms and residuals about 13d a layer."""
+    d, heads = config.n_embd, config.n_head
+    nodes = 0
+    for position in range(positions):
+        keys = position + 1
+        per_layer = 24 * d * d + 4 * keys * (d + heads) + 13 * d
+        nodes += 5 * d + config.n_layer * per_layer + vocab_size * (2 * d + 4) + 3
+    return nodes
 
 
 @dataclass(frozen=True)

@@ -18,11 +18,15 @@ from enum import Enum
 from types import MappingProxyType
 
 from engine.checkpoint import save_checkpoint
-from engine.probe import probe, probe_documents, probe_interval
+from engine.probe import probe_documents, probe_interval, probe_slices
 
 from .messages import Event, Reported, RunSnapshot
 
 HISTORY_LENGTH = 50
+# A probe is measured in slices (a document or a sample each) between commands, for at most
+# this long at a time (at least one slice): on a big model (n_layer 8, n_embd 128) the whole
+# probe takes 19 s, which `s` and space used to wait for.
+PROBE_SLICE_TIME = 0.05
 
 
 def packed(state):
@@ -101,10 +105,13 @@ class TrainingLoop:
         self._history = deque(maxlen=HISTORY_LENGTH)
         self._staged_from = None  # the restore point before the staged step under way
         # The probe filmstrip: the model measured every `probe_every` steps (in this thread:
-        # a float forward pass over the probe names takes tens to hundreds of ms, too long for
-        # the UI thread).
+        # a float forward pass over the probe names takes tens of ms to tens of seconds, too
+        # long for the UI thread).
         self.probe_every = probe_every or probe_interval(trainer.config.num_steps)
         self.probe_docs = probe_documents(trainer.docs, trainer.config.seed)
+        # (step, slices) of each probe under way, oldest first: measured a slice at a time
+        # between commands, each on the weights snapshot of its own step.
+        self._probes = deque()
 
     def send(self, command):
         """Queue a command for the loop (safe to call from any thread)."""
@@ -113,10 +120,13 @@ class TrainingLoop:
     def run(self, is_cancelled):
         """Serve commands until STOP or cancellation; train continuously while running."""
         if not is_cancelled():
-            self._probe()  # the filmstrip's first frame: the model as it starts
+            self._start_probe()  # the filmstrip's first frame: the model as it starts
+            self._measure_probes()  # all of it on a small model, before the first command
         while not is_cancelled():
             try:
-                command = self._commands.get(block=not self._running, timeout=self.IDLE_POLL)
+                # A probe under way is measured whenever no command waits.
+                command = self._commands.get(block=not (self._running or self._probes),
+                                             timeout=self.IDLE_POLL)
             except queue.Empty:
                 command = None
             if command is Command.STOP:
@@ -148,6 +158,8 @@ class TrainingLoop:
                     # otherwise share the GIL with the next step and take several times as
                     # long, and a key pressed meanwhile would wait for the whole frame.
                     time.sleep(self.REDRAW_PAUSE)
+            if self._probes:
+                self._measure_probes()
         self._report()
         self._save_pending()
 
@@ -191,6 +203,9 @@ class TrainingLoop:
             return
         (state, grads), self._latest = self._history.pop()
         self.trainer.restore_state(state, grads)
+        # A probe of the undone step would measure weights that no longer exist.
+        self._probes = deque(probe for probe in self._probes
+                             if probe[0] <= self.trainer.step_count)
         self.loss_history.pop()  # a checkpoint saved now must not keep the undone loss
         if self._unreported:
             self._unreported.pop()  # never shown: the report's step count drops it anyway
@@ -226,19 +241,30 @@ class TrainingLoop:
         elif stage is not None:
             self.report(stage=stage)
         if self.trainer.step_count % self.probe_every == 0:
-            self._report()  # the step is shown first; the probe takes a few hundred ms
-            self._probe()
+            self._report()  # the step is shown first; the probe comes in later
+            self._start_probe()
 
     def _publish_weights(self):
         self.weights = MappingProxyType(self.trainer.weights())
 
-    def _probe(self):
-        try:
-            record = probe(self.weights, self.trainer.step_count, self.probe_docs,
-                           self.trainer.tokenizer, self.trainer.config)
-        except (ArithmeticError, ValueError):
-            return  # the weights have diverged; the loss pane already says so
-        self.report(probe=record)
+    def _start_probe(self):
+        step = self.trainer.step_count
+        self._probes.append((step, probe_slices(self.weights, step, self.probe_docs,
+                                                self.trainer.tokenizer, self.trainer.config)))
+
+    def _measure_probes(self):
+        """Measure the probes under way, oldest first, for PROBE_SLICE_TIME (at least one
+        slice); report each one finished."""
+        deadline = time.monotonic() + PROBE_SLICE_TIME
+        while self._probes and time.monotonic() < deadline:
+            _, slices = self._probes[0]
+            try:
+                next(slices)
+            except StopIteration as done:
+                self._probes.popleft()
+                self.report(probe=done.value)
+            except (ArithmeticError, ValueError):
+                self._probes.popleft()  # the weights have diverged; the loss pane says so
 
     def _save(self, path):
         try:

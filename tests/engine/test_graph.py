@@ -1,10 +1,19 @@
+import random
 from collections import Counter
 
 import pytest
 
-from engine import FUSED_OPS, GRAPH_OPS, Value, forward_document
+from engine import FUSED_OPS, GRAPH_OPS, Config, Tokenizer, Value, forward_document, init_params
 from engine.fused import total
-from engine.graph import Node, count_uses, document_graph, graph_stats, leaf_params, op_of
+from engine.graph import (
+    Node,
+    count_uses,
+    document_graph,
+    estimated_nodes,
+    graph_stats,
+    leaf_params,
+    op_of,
+)
 from engine.value import topological_order
 from tests.engine.conftest import TINY
 
@@ -137,3 +146,19 @@ def test_fused_graph_is_smaller_and_reaches_the_same_parameters(tiny_trainer):
     assert fused_stats.parameters == plain_stats.parameters
     # wte rows of letters not in the document, and unused positions, are not reached.
     assert plain_stats.parameters < tiny_trainer.num_params
+
+
+@pytest.mark.parametrize("n_layer, n_embd, n_head, doc", [
+    (1, 16, 4, "emma"), (1, 16, 4, "christopher"), (2, 8, 2, "ab"), (2, 32, 4, "olivia"),
+    (3, 12, 3, "abcdefghijklmnopqrstuvwxyz"),
+])
+def test_the_node_estimate_is_close_to_the_real_graph(n_layer, n_embd, n_head, doc):
+    config = Config(n_layer=n_layer, n_embd=n_embd, n_head=n_head, block_size=16)
+    tokenizer = Tokenizer(tuple("abcdefghijklmnopqrstuvwxyz"))
+    weights = init_params(config, tokenizer.vocab_size, random.Random(0))
+    tokens = tokenizer.document(doc)
+    loss, _, names = document_graph(weights, tokens, config)
+    real = graph_stats(loss, names).nodes
+    positions = min(config.block_size, len(tokens) - 1)
+    assert estimated_nodes(config, tokenizer.vocab_size, positions) == pytest.approx(real,
+                                                                                     rel=0.05)

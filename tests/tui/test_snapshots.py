@@ -2,6 +2,7 @@
 
 from microgpt_tui.screens.gradcheck import GradientCheckScreen
 from microgpt_tui.screens.graph import GraphScreen
+from microgpt_tui.widgets.scatter import Scatter
 from tests.tui.conftest import default_app, step_and_wait, wait_for
 
 WIDE = (120, 34)
@@ -126,6 +127,8 @@ def test_embedding_map(snap_compare):
     async def run_before(pilot):
         await take_one_step(pilot)
         await pilot.press("m")
+        scatter = pilot.app.screen.query_one(Scatter)
+        await wait_for(pilot, lambda: scatter.points)  # projected in a thread worker
 
     assert snap_compare(default_app(), terminal_size=SMALLEST, run_before=run_before)
 
