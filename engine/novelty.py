@@ -55,7 +55,7 @@ class Nearest:
     `complete` is False when the scan stopped at its bound before it was sure."""
 
     sample: str
-    name: str | None  # None only if there are no training names at all
+    name: str
     distance: int
     scanned: int  # training names compared one by one (0 when a lookup answered)
     complete: bool = True
@@ -70,10 +70,12 @@ class NameIndex:
 
     def __init__(self, docs):
         self.names = set(docs)
+        if not self.names:
+            raise ValueError("no training names to compare samples with")
         self.by_length = {}
         for name in dict.fromkeys(docs):  # each name once, in the order of the data
             self.by_length.setdefault(len(name), []).append(name)
-        self.alphabet = sorted(set().union(*self.names)) if self.names else []
+        self.alphabet = sorted(set().union(*self.names))
 
     def count_new(self, samples):
         """How many of `samples` are not training names."""
@@ -100,4 +102,4 @@ class NameIndex:
                     best, best_distance = name, distance
                     if distance == 2:  # 1 was ruled out by the lookups
                         return Nearest(sample, best, 2, scanned)
-        return Nearest(sample, best, best_distance or 0, scanned)
+        return Nearest(sample, best, best_distance, scanned)

@@ -18,7 +18,7 @@ from enum import Enum
 from types import MappingProxyType
 
 from engine.checkpoint import save_checkpoint
-from engine.probe import probe, probe_documents, probe_interval
+from engine.probe import mean_loss, probe, probe_documents, probe_interval, validation_documents
 
 from .messages import Event, Reported, RunSnapshot
 
@@ -105,6 +105,8 @@ class TrainingLoop:
         # the UI thread).
         self.probe_every = probe_every or probe_interval(trainer.config.num_steps)
         self.probe_docs = probe_documents(trainer.docs, trainer.config.seed)
+        # With --val-fraction, the validation loss is measured with the filmstrip's frames.
+        self.validation_docs = validation_documents(trainer.validation_docs)
 
     def send(self, command):
         """Queue a command for the loop (safe to call from any thread)."""
@@ -233,12 +235,17 @@ class TrainingLoop:
         self.weights = MappingProxyType(self.trainer.weights())
 
     def _probe(self):
+        trainer = self.trainer
         try:
-            record = probe(self.weights, self.trainer.step_count, self.probe_docs,
-                           self.trainer.tokenizer, self.trainer.config)
+            record = probe(self.weights, trainer.step_count, self.probe_docs,
+                           trainer.tokenizer, trainer.config)
+            validation = None
+            if self.validation_docs:
+                validation = (trainer.step_count, mean_loss(
+                    self.validation_docs, self.weights, trainer.tokenizer, trainer.config))
         except (ArithmeticError, ValueError):
             return  # the weights have diverged; the loss pane already says so
-        self.report(probe=record)
+        self.report(probe=record, validation=validation)
 
     def _save(self, path):
         try:
@@ -274,7 +281,7 @@ class TrainingLoop:
             self.report()
         self._last_report = time.monotonic()
 
-    def snapshot(self, event=None, detail="", stage=None, probe=None):
+    def snapshot(self, event=None, detail="", stage=None, probe=None, validation=None):
         """The run as it is now, with the losses not yet reported. Called by the worker only,
         except once by the app before the worker starts."""
         snapshot = RunSnapshot(
@@ -286,6 +293,7 @@ class TrainingLoop:
             finished=self.trainer.finished,
             stage=stage,
             probe=probe,
+            validation=validation,
             optimizer=self.trainer.optimizer_snapshot() if self._following_optimizer else None,
             event=event,
             detail=detail,
@@ -293,6 +301,6 @@ class TrainingLoop:
         self._unreported = []
         return snapshot
 
-    def report(self, event=None, detail="", stage=None, probe=None):
-        self._post(Reported(self.snapshot(event, detail, stage, probe)))
+    def report(self, event=None, detail="", stage=None, probe=None, validation=None):
+        self._post(Reported(self.snapshot(event, detail, stage, probe, validation)))
         self._last_report = time.monotonic()
