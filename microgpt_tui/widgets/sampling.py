@@ -75,8 +75,13 @@ class SamplingView(Widget):
             return Text("a copy of a training name", style=MARK)
         edits = f"{nearest.distance} edit{'s' * (nearest.distance > 1)}"
         among = "" if nearest.complete else f", of the first {nearest.scanned:,} checked"
-        return Text.assemble(("new name", GOOD), f"; nearest training name: {nearest.name!r} "
-                             f"({edits}{among})")
+        # The pane is narrow at 80 columns: the longest wording that fits one line.
+        for words in ("new name; nearest training name:", "new name; nearest:", "new; nearest"):
+            line = f"{words} {nearest.name!r} ({edits}{among})"
+            if len(line) <= self.size.width:
+                break
+        new = words.split(";")[0]
+        return Text.assemble((new, GOOD), line[len(new):])
 
     def settings(self):
         return f"({settings_text(self.temperature, self.top_k)})"
