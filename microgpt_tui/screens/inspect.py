@@ -47,8 +47,9 @@ def note(vocab_size):
 
 BIGRAM = Text("Against counting pairs: each prediction's bits beside the bigram model's, "
               "−log2 P(next | the letter read) from the dataset's letter-pair counts (the loss "
-              "pane's bigram line). Green where the model beats counting: it uses more than "
-              "the one letter it reads, through attention.", style="dim")
+              "pane's bigram line). Green where the model needs fewer bits than counting: "
+              "where that holds across names, it uses more than the letter it reads (the "
+              "letters before it, through attention, or the position).", style="dim")
 ATTENTION = Text("Every head's attention: rows are the letter read (the query), columns the "
                  "letters it can look at (the keys), in %.", style="dim")
 

@@ -3,8 +3,10 @@ novelty line, driven through Pilot and checked against independent computations.
 
 import math
 from collections import Counter
+from itertools import pairwise
 
 from engine import GRAPH_OPS, Trainer, forward_document
+from engine.inspection import inspect_name
 from microgpt_tui.app import MicrogptApp
 from microgpt_tui.widgets.loss import LossPlot, validation_gap
 from microgpt_tui.widgets.sampling import SamplingView
@@ -72,13 +74,13 @@ def hand_bigram_bits(docs, name, vocab_size):
     pairs = Counter()
     for doc in docs:
         wrapped = ["·", *doc, "·"]
-        pairs.update(zip(wrapped, wrapped[1:]))
+        pairs.update(pairwise(wrapped))
     contexts = Counter()
     for (first, _), n in pairs.items():
         contexts[first] += n
     wrapped = ["·", *name, "·"]
     return [-math.log2((pairs[pair] + 1) / (contexts[pair[0]] + vocab_size))
-            for pair in zip(wrapped, wrapped[1:])]
+            for pair in pairwise(wrapped)]
 
 
 async def test_inspect_sets_the_models_bits_beside_the_bigrams():
@@ -102,8 +104,6 @@ async def test_inspect_sets_the_models_bits_beside_the_bigrams():
 
 
 def screen_total_bits(screen):
-    from engine.inspection import inspect_name
-
     store = screen.store
     return inspect_name("cab", store.weights, store.tokenizer, store.config).total_bits
 
