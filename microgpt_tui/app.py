@@ -134,7 +134,8 @@ class MicrogptApp(App):
         # The vocabulary is also on the loss pane, so it is the first thing to go when narrow;
         # then the dataset makes room for the parity badge (which only names.txt gets).
         badge = self.store.parity_badge
-        parts = [self.dataset_name, f"{self.store.n_docs:,} docs"]
+        held_out = f" + {self.store.held_out:,} held out" if self.store.held_out else ""
+        parts = [self.dataset_name, f"{self.store.n_docs:,} docs{held_out}"]
         if width >= (110 if badge else 100):
             parts.append(f"vocab {self.store.tokenizer.vocab_size}")
         if badge and width < 100:

@@ -40,6 +40,7 @@ class RunSnapshot:
     finished: bool
     stage: StepStage | None = None  # the stage of a staged step this report ran
     probe: ProbeRecord | None = None  # the probe filmstrip's frame measured for this report
+    validation: tuple | None = None  # (step, validation loss) measured for this report
     optimizer: OptimizerSnapshot | None = None  # only while a view follows the optimizer
     event: Event | None = None
     detail: str = ""  # the event's path or reason

@@ -18,7 +18,13 @@ from enum import Enum
 from types import MappingProxyType
 
 from engine.checkpoint import save_checkpoint
-from engine.probe import probe_documents, probe_interval, probe_slices
+from engine.probe import (
+    mean_loss,
+    probe_documents,
+    probe_interval,
+    probe_slices,
+    validation_documents,
+)
 
 from .messages import Event, Reported, RunSnapshot
 
@@ -112,6 +118,8 @@ class TrainingLoop:
         # (step, slices) of each probe under way, oldest first: measured a slice at a time
         # between commands, each on the weights snapshot of its own step.
         self._probes = deque()
+        # With --val-fraction, the validation loss is measured with the filmstrip's frames.
+        self.validation_docs = validation_documents(trainer.validation_docs)
 
     def send(self, command):
         """Queue a command for the loop (safe to call from any thread)."""
@@ -249,8 +257,22 @@ class TrainingLoop:
 
     def _start_probe(self):
         step = self.trainer.step_count
-        self._probes.append((step, probe_slices(self.weights, step, self.probe_docs,
-                                                self.trainer.tokenizer, self.trainer.config)))
+        self._probes.append((step, self._probe_slices(step)))
+
+    def _probe_slices(self, step):
+        """The filmstrip's probe of `step` and, with --val-fraction, the validation loss, one
+        slice (a document or a sample) at a time; returns (ProbeRecord, (step, loss) or
+        None)."""
+        weights, tokenizer, config = self.weights, self.trainer.tokenizer, self.trainer.config
+        record = yield from probe_slices(weights, step, self.probe_docs, tokenizer, config)
+        if not self.validation_docs:
+            return record, None
+        losses = []
+        for doc in self.validation_docs:
+            losses.append(mean_loss((doc,), weights, tokenizer, config))
+            yield
+        # As mean_loss over them all would sum them: the same number.
+        return record, (step, math.fsum(losses) / len(losses))
 
     def _measure_probes(self):
         """Measure the probes under way, oldest first, for PROBE_SLICE_TIME (at least one
@@ -262,7 +284,8 @@ class TrainingLoop:
                 next(slices)
             except StopIteration as done:
                 self._probes.popleft()
-                self.report(probe=done.value)
+                record, validation = done.value
+                self.report(probe=record, validation=validation)
             except (ArithmeticError, ValueError):
                 self._probes.popleft()  # the weights have diverged; the loss pane says so
 
@@ -300,7 +323,7 @@ class TrainingLoop:
             self.report()
         self._last_report = time.monotonic()
 
-    def snapshot(self, event=None, detail="", stage=None, probe=None):
+    def snapshot(self, event=None, detail="", stage=None, probe=None, validation=None):
         """The run as it is now, with the losses not yet reported. Called by the worker only,
         except once by the app before the worker starts."""
         snapshot = RunSnapshot(
@@ -312,6 +335,7 @@ class TrainingLoop:
             finished=self.trainer.finished,
             stage=stage,
             probe=probe,
+            validation=validation,
             optimizer=self.trainer.optimizer_snapshot() if self._following_optimizer else None,
             event=event,
             detail=detail,
@@ -319,6 +343,6 @@ class TrainingLoop:
         self._unreported = []
         return snapshot
 
-    def report(self, event=None, detail="", stage=None, probe=None):
-        self._post(Reported(self.snapshot(event, detail, stage, probe)))
+    def report(self, event=None, detail="", stage=None, probe=None, validation=None):
+        self._post(Reported(self.snapshot(event, detail, stage, probe, validation)))
         self._last_report = time.monotonic()

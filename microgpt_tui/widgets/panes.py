@@ -84,6 +84,10 @@ class Panes(Horizontal):
             plot.losses = tuple(store.loss_history)
         if Change.BIGRAM in changes:
             plot.bigram_progress, plot.bigram = store.bigram_progress, store.bigram
+        if Change.VALIDATION in changes:
+            plot.validation = store.validation
+        if changes & {Change.SAMPLE, Change.NOVELTY}:
+            self.query_one(SamplingView).novelty = store.novelty
         if changes & SHOWN_RUN:
             if store.showing_training:
                 self.show_step(store.last_result)

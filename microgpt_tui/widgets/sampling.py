@@ -44,6 +44,8 @@ class SamplingView(Widget):
     top_k = reactive(None)
     layer = reactive(0)
     head = reactive(0)
+    # The finished sample's nearest training name (engine.novelty.Nearest), once looked up.
+    novelty = reactive(None)
 
     def __init__(self, tokenizer, **kwargs):
         super().__init__(**kwargs)
@@ -58,9 +60,28 @@ class SamplingView(Widget):
                 *self.probability_bars(self.first_logits))
         event = self.events[-1]
         context = self.forced_line(event) if event.forced else self.context_line(event)
-        return Group(self.sample_line(), context,
+        novelty = [self.novelty_line()] if event.done else []
+        return Group(self.sample_line(), *novelty, context,
                      *self.probability_bars(event.logits, event),
                      self.attention_line(event))
+
+    def novelty_line(self):
+        """Whether the finished sample is a training name, or which one is nearest."""
+        nearest = self.novelty
+        name = self.tokenizer.decode([event.token for event in self.events])
+        if nearest is None or nearest.sample != name:
+            return Text("looking it up among the training names…", style="dim")
+        if nearest.is_copy:
+            return Text("a copy of a training name", style=MARK)
+        edits = f"{nearest.distance} edit{'s' * (nearest.distance > 1)}"
+        among = "" if nearest.complete else f", of the first {nearest.scanned:,} checked"
+        # The pane is narrow at 80 columns: the longest wording that fits one line.
+        for words in ("new name; nearest training name:", "new name; nearest:", "new; nearest"):
+            line = f"{words} {nearest.name!r} ({edits}{among})"
+            if len(line) <= self.size.width:
+                break
+        new = words.split(";")[0]
+        return Text.assemble((new, GOOD), line[len(new):])
 
     def settings(self):
         return f"({settings_text(self.temperature, self.top_k)})"

@@ -307,7 +307,7 @@ async def test_ablation_while_training_runs_uses_the_newest_snapshot():
         await wait_for(pilot, lambda: screen.comparison is not None)
         # It names the step of the weights it measured: one the run had reached.
         shown = re.search(r"Weights after step (\d+) \(training goes on; this view does not "
-                          r"follow it\)", body_text(screen).replace("\n", " "))
+                          r"follow it\)", " ".join(body_text(screen).split()))
         assert shown and 3 <= int(shown[1]) <= app.store.step
         steps = len(app.store.loss_history)
         await wait_for(pilot, lambda: len(app.store.loss_history) > steps)  # training went on
