@@ -6,6 +6,10 @@ taken apart at leisure while the Trainer goes on with its own parameters. The le
 graph grown from them knows its own. The Trainer's Values keep no such label: a fifth slot
 makes every node bigger (72 instead of 64 bytes) and measurably slowed the fused training
 step (about 4%, interleaved in one process).
+
+Where each node comes from (its `Origin`: position, layer, head, step of gpt()) is worked out
+after the pass, from the trace gpt() keeps of every vector it computes, into a dict: nothing
+in the model's arithmetic or in the Trainer's pass changes for it.
 """
 
 from collections import Counter
