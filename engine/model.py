@@ -229,17 +229,23 @@ class DocumentForward:
     kv_cache: list  # [layer][pos] -> (key, value)
 
 
-def forward_positions(tokens, params, config, ops, ablate=NO_ABLATION):
+def forward_positions(tokens, params, config, ops, ablate=NO_ABLATION, traces=None):
     """`forward_document` one position at a time: yields the same, growing DocumentForward
-    after each position; its loss is set before the last yield."""
+    after each position; its loss is set before the last yield. `traces`, a list, is given
+    gpt()'s trace of each position (engine.graph reads them to say where each node comes
+    from)."""
     if ablate:
         check_ablation(ablate, config)
     ops = ops.for_one_pass()
     n = min(config.block_size, len(tokens) - 1)
     forward = DocumentForward(None, [], [], [], [], [[] for _ in range(config.n_layer)])
     for pos_id in range(n):
+        trace = None
+        if traces is not None:
+            trace = {}
+            traces.append(trace)
         logits, pos_attention = gpt(tokens[pos_id], pos_id, forward.kv_cache, params, config,
-                                    ops, ablate)
+                                    ops, ablate, trace)
         probs = softmax(logits, ops)
         forward.position_losses.append(-ops.log(probs[tokens[pos_id + 1]]))
         forward.logits.append(logits)
@@ -250,8 +256,8 @@ def forward_positions(tokens, params, config, ops, ablate=NO_ABLATION):
         yield forward
 
 
-def forward_document(tokens, params, config, ops, ablate=NO_ABLATION):
+def forward_document(tokens, params, config, ops, ablate=NO_ABLATION, traces=None):
     """Mean next-token loss over the first min(block_size, len(tokens) - 1) positions,
-    with the heads in `ablate` zeroed (see gpt)."""
-    *_, forward = forward_positions(tokens, params, config, ops, ablate)
+    with the heads in `ablate` zeroed (see gpt); `traces` as in forward_positions."""
+    *_, forward = forward_positions(tokens, params, config, ops, ablate, traces)
     return forward

@@ -3,8 +3,9 @@
 The graph is rebuilt in a thread worker (about 0.2 s on the default config) from the newest
 weights snapshot on fresh leaves, with the per-operation ops, so every node is one +, *, exp,
 … as a learner writes it; the Trainer's own graph is fused and long gone. The walker starts at
-the loss: each row is a child of the current node with its data, its grad and the local grad
-backward multiplied by, so the chain rule can be checked by hand, number by number.
+the loss: each row is a child of the current node with where it comes from (position, layer,
+head and step of gpt()), its data, its grad and the local grad backward multiplied by, so the
+chain rule can be checked by hand, number by number.
 
 A big model's graph is refused before anything is built: with n_layer 8 and n_embd 128 one
 name's graph has 22 million nodes, and building it took 312 s and 9.7 GB.
@@ -36,8 +37,9 @@ from engine.trainer import collector_paused
 from ..colours import FAILED
 from .view import RunView
 
-# How many steps of the path from the loss the walker's title shows.
-PATH_SHOWN = 4
+COLUMNS = ("child", "where", "data", "grad", "local grad", "local × grad(node)")
+# How many of the steps of gpt() the path from the loss went through the walker's title shows.
+STEPS_SHOWN = 3
 # The biggest graph the view builds, in operation nodes: about 200 MB and a few seconds.
 NODE_BUDGET = 500_000
 
@@ -46,6 +48,7 @@ NODE_BUDGET = 500_000
 class GraphAnalysis:
     loss: object  # the root Value; its graph belongs to this screen alone
     names: dict  # parameter leaf -> "wte[3][5]"
+    origins: dict  # every other node -> its engine.graph.Origin
     uses: dict  # node -> how many edges lead into it
     stats: object  # GraphStats of the per-op graph
     fused_stats: object  # GraphStats of the fused graph of the same loss
@@ -55,11 +58,11 @@ def analyse(weights, tokens, config, cancelled=None):
     # Hundreds of thousands of new nodes set off full garbage collections, each one holding
     # the GIL (and so the UI thread) for a good part of a second; none of them is garbage.
     with collector_paused():
-        loss, _, names = document_graph(weights, tokens, config, cancelled=cancelled)
-        fused_loss, _, fused_names = document_graph(weights, tokens, config, FUSED_OPS,
-                                                    cancelled)
-        return GraphAnalysis(loss, names, count_uses(loss), graph_stats(loss, names),
-                             graph_stats(fused_loss, fused_names))
+        graph = document_graph(weights, tokens, config, cancelled=cancelled)
+        fused = document_graph(weights, tokens, config, FUSED_OPS, cancelled)
+        return GraphAnalysis(graph.loss, graph.names, graph.origins, count_uses(graph.loss),
+                             graph_stats(graph.loss, graph.names),
+                             graph_stats(fused.loss, fused.names))
 
 
 def megabytes(nodes):
@@ -125,7 +128,7 @@ class GraphScreen(RunView):
             "operation")
         self.query_one("#graph-walker").border_title = "Walker"
         table = self.query_one(DataTable)
-        table.add_columns("child", "data", "grad", "local grad", "local × grad(node)")
+        table.add_columns(*COLUMNS)
         if self.estimate > NODE_BUDGET:
             self.query_one("#graph-summary", Static).update(Text(
                 f"Not built: the graph of {self.result.doc!r} would have about "
@@ -164,22 +167,39 @@ class GraphScreen(RunView):
             return op_of(node)
         return self.analysis.names.get(node, "constant")
 
+    def where(self, node, reader=None):
+        """Where `node` comes from, leaving out what `reader` (a node whose origin the reader
+        has in view) tells already; "" for a parameter, whose name says it."""
+        origins = self.analysis.origins
+        if node not in origins:
+            return ""
+        return origins[node].beside(origins.get(reader))
+
+    def steps_taken(self):
+        """The steps of gpt() the path went through, each beside the one before it."""
+        steps, previous = [], None
+        for node in self.path:
+            origin = self.analysis.origins[node]
+            if origin != previous:
+                steps.append(origin.beside(previous))
+            previous = origin
+        return steps if len(steps) <= STEPS_SHOWN else ["…", *steps[-STEPS_SHOWN:]]
+
     def show_node(self, row=0):
         node = self.path[-1]
-        labels = [self.label(n) for n in self.path[-PATH_SHOWN:]]
-        if len(self.path) > PATH_SHOWN:
-            labels.insert(0, "…")
         self.query_one("#graph-walker").border_title = (
-            f"Walker · depth {len(self.path) - 1} · {' › '.join(labels)}")
+            f"Walker · depth {len(self.path) - 1} · {' › '.join(self.steps_taken())}")
         self.query_one("#walker-node", Static).update(Text.assemble(
-            ("node ", "dim"), (self.label(node), "bold"),
-            f" · data {number(node.data)} · grad {number(node.grad)} · ",
+            ("node ", "dim"), (self.label(node), "bold"), " · ", (self.where(node), "bold"),
+            f"\ndata {number(node.data)} · grad {number(node.grad)} · ",
             (f"{len(node._children)} children below", "dim")))
         table = self.query_one(DataTable)
-        table.clear()
+        table.clear(columns=True)  # and so as wide as this node's children need
+        table.add_columns(*COLUMNS)
         for child, local_grad in zip(node._children, node._local_grads):
-            table.add_row(self.label(child), number(child.data), number(child.grad),
-                          number(local_grad), number(local_grad * node.grad))
+            table.add_row(self.label(child), self.where(child, node), number(child.data),
+                          number(child.grad), number(local_grad),
+                          number(local_grad * node.grad))
         table.move_cursor(row=row)
         table.focus()
         self.show_chain_rule(row)

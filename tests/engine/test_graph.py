@@ -106,7 +106,8 @@ def clara_graph(trainer, ops):
 
 
 def test_document_graph_is_the_trainers_loss_and_gradient(tiny_trainer):
-    loss, params, names = clara_graph(tiny_trainer, GRAPH_OPS)
+    graph = clara_graph(tiny_trainer, GRAPH_OPS)
+    loss, params, names = graph.loss, graph.params, graph.names
     bos = tiny_trainer.tokenizer.bos
     tokens = (bos, *tiny_trainer.tokenizer.encode("clara"), bos)
     own = forward_document(tokens, tiny_trainer.params, TINY, tiny_trainer.ops).loss
@@ -118,8 +119,9 @@ def test_document_graph_is_the_trainers_loss_and_gradient(tiny_trainer):
 
 
 def test_per_op_model_graph_is_only_plain_operations(tiny_trainer):
-    loss, _, names = clara_graph(tiny_trainer, GRAPH_OPS)
-    stats = graph_stats(loss, names)
+    graph = clara_graph(tiny_trainer, GRAPH_OPS)
+    loss = graph.loss
+    stats = graph_stats(loss, graph.names)
     by_op = dict(stats.nodes_by_op)
     positions = len("clara") + 1
     assert "other" not in by_op
@@ -136,11 +138,10 @@ def test_per_op_model_graph_is_only_plain_operations(tiny_trainer):
 
 
 def test_fused_graph_is_smaller_and_reaches_the_same_parameters(tiny_trainer):
-    plain, _, names = clara_graph(tiny_trainer, GRAPH_OPS)
-    fused, _, fused_names = clara_graph(tiny_trainer, FUSED_OPS)
-    plain_stats = graph_stats(plain, names)
-    fused_stats = graph_stats(fused, fused_names)
-    assert fused.data == plain.data
+    plain, fused = clara_graph(tiny_trainer, GRAPH_OPS), clara_graph(tiny_trainer, FUSED_OPS)
+    plain_stats = graph_stats(plain.loss, plain.names)
+    fused_stats = graph_stats(fused.loss, fused.names)
+    assert fused.loss.data == plain.loss.data
     assert fused_stats.nodes < plain_stats.nodes / 5
     assert fused_stats.depth < plain_stats.depth
     assert fused_stats.parameters == plain_stats.parameters
@@ -157,8 +158,8 @@ def test_the_node_estimate_is_close_to_the_real_graph(n_layer, n_embd, n_head, d
     tokenizer = Tokenizer(tuple("abcdefghijklmnopqrstuvwxyz"))
     weights = init_params(config, tokenizer.vocab_size, random.Random(0))
     tokens = tokenizer.document(doc)
-    loss, _, names = document_graph(weights, tokens, config)
-    real = graph_stats(loss, names).nodes
+    graph = document_graph(weights, tokens, config)
+    real = graph_stats(graph.loss, graph.names).nodes
     positions = min(config.block_size, len(tokens) - 1)
     assert estimated_nodes(config, tokenizer.vocab_size, positions) == pytest.approx(real,
                                                                                      rel=0.05)

@@ -78,8 +78,8 @@ async def test_graph_view_counts_the_last_trained_names_graph():
         float_loss = forward_document(result.tokens, weights, app.store.config, FLOAT_OPS).loss
         assert f"loss {float_loss:.4f} on the newest weights" in summary
         assert f"its training step saw {result.loss:.4f}" in summary
-        loss, _, names = document_graph(weights, result.tokens, app.store.config)
-        stats = graph_stats(loss, names)
+        graph = document_graph(weights, result.tokens, app.store.config)
+        stats = graph_stats(graph.loss, graph.names)
         assert f"{stats.nodes:,} nodes, {stats.edges:,} edges, depth {stats.depth:,}" in summary
         for op, count in stats.nodes_by_op:
             assert f"{op} {count:,}" in summary
@@ -113,7 +113,8 @@ async def test_walker_shows_the_chain_rule_with_the_real_numbers():
         assert "grad(constant) += local grad × grad(loss)" in shown(app, "#walker-chain")
         await pilot.press("up", "enter")
         assert screen.path == [loss, total]
-        assert "depth 1 · loss › +" in str(screen.query_one("#graph-walker").border_title)
+        assert str(screen.query_one("#graph-walker").border_title) == (
+            "Walker · depth 1 · loss: mean over positions")  # the sum is the mean's too
         await pilot.press("down", "enter")
         assert len(screen.path) == 3
         await pilot.press("backspace")
@@ -317,7 +318,7 @@ def test_every_zero_gradient_gets_its_reason_and_no_other_weight_does():
     for _ in range(3):
         result = trainer.step()
     weights, tokens = trainer.weights(), result.tokens
-    _, params, _ = document_graph(weights, tokens, TINY)
+    params = document_graph(weights, tokens, TINY).params
     units_off = gradcheck_screen.units_off_everywhere(weights, tokens, TINY)
     label = trainer.tokenizer.label
     explained = 0
