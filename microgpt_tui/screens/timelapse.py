@@ -21,10 +21,8 @@ from .view import RunView
 
 BARS = "▁▂▃▄▅▆▇█"
 LABEL_WIDTH = 31  # "head 12  previous letter 100% ", and the frame strip's label padded alike
-WHAT = ("One probe name's attn_weights = softmax(attn_logits), every head of the layer, at "
-        "each filmstrip frame (float forward on that step's weights). The number: a head's "
-        "mean weight on the token just before the query (positions 1 on), the line: it over "
-        "the frames.")
+WHAT = ("One probe name's attn_weights = softmax(attn_logits), frame by frame of the "
+        "filmstrip. previous letter: the mean weight on the token just before the query.")
 
 
 def strip_columns(count, width):
@@ -129,9 +127,15 @@ class TimelapseScreen(RunView):
         shown_column = nearest_column(columns, index)
         self.query_one("#timelapse-frames", Static).update(
             self.frames_lines(frames, index, columns, shown_column))
-        self.query_one("#timelapse-heads", Static).update(Text("\n").join(
-            self.head_line(frames, layer, head, frame, columns, shown_column)
-            for head in range(len(frame.attention[layer]))))
+        positions = len(frame.attention[layer][0])
+        # What a head that spreads its attention evenly over the keys would score.
+        even = previous_letter_share([(1 / (query + 1),) * (query + 1)
+                                      for query in range(positions)])
+        self.query_one("#timelapse-heads", Static).update(Text("\n").join((
+            *(self.head_line(frames, layer, head, frame, columns, shown_column)
+              for head in range(len(frame.attention[layer]))),
+            Text("" if even is None else f"even attention would give {even:.0%}",
+                 style="dim"))))
         tokens = self.store.tokenizer.document(frame.name)[: len(frame.attention[0][0])]
         where = f" · layer {layer + 1} of {n_layer} (l)" if n_layer > 1 else ""
         attention_map = self.query_one(AttentionMap)
@@ -144,12 +148,10 @@ class TimelapseScreen(RunView):
     def frames_lines(self, frames, index, columns, shown_column):
         """Which frame is shown, and a strip of the frames with it marked."""
         frame, num_steps = frames[index], self.store.config.num_steps
-        following = ("the newest, follows new frames" if self.shown_step is None else
-                     "end: the newest")
-        title = Text.assemble(
-            (f"frame {index + 1} of {len(frames)}", "bold"),
-            f" · step {frame.step:,} of {num_steps:,} · {following} · ←/→ or ,/. step, "
-            "home: the first")
+        following = "newest: follows" if self.shown_step is None else "end: newest"
+        title = Text.assemble((f"frame {index + 1} of {len(frames)}", "bold"),
+                              f" · step {frame.step:,} of {num_steps:,} · {following} · "
+                              "←/→ ,/. home")
         strip = Text(f"{'steps':<{LABEL_WIDTH}}")
         for column in range(len(columns)):
             strip.append("●" if column == shown_column else "·",
