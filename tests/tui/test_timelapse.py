@@ -109,3 +109,11 @@ async def test_each_head_shows_its_previous_letter_share_and_the_layer_follows_l
         assert heads[0].startswith(f"head 1  previous letter {share:>4.0%}")
         await pilot.press("T")  # its own key closes it too
         assert not isinstance(app.screen, TimelapseScreen)
+
+
+async def test_t_is_in_the_help_and_the_palette():
+    app = tiny_app()
+    async with app.run_test(size=(120, 34)):
+        titles = {command.title for command in app.get_system_commands(app.screen)}
+    (binding,) = [binding for binding in app.BINDINGS if binding.action == "view('timelapse')"]
+    assert binding.key == "T" and binding.tooltip in titles
