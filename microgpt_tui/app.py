@@ -32,6 +32,7 @@ from .screens.help import HelpScreen
 from .screens.inspect import InspectScreen
 from .screens.optimizer import OptimizerScreen
 from .screens.stages import StagesScreen
+from .screens.timelapse import TimelapseScreen
 from .training import Command, SaveCheckpoint, TrainingLoop
 from .widgets.panes import Panes
 
@@ -39,7 +40,8 @@ MIN_WIDTH, MIN_HEIGHT = 80, 24
 # The views a key opens with no more than the store: the name in its binding's view('...').
 VIEWS = {"graph": GraphScreen, "gradient check": GradientCheckScreen, "inspect": InspectScreen,
          "anatomy": AnatomyScreen, "heads": HeadsScreen, "optimizer": OptimizerScreen,
-         "embedding": EmbeddingScreen, "filmstrip": FilmstripScreen}
+         "embedding": EmbeddingScreen, "filmstrip": FilmstripScreen,
+         "timelapse": TimelapseScreen}
 
 
 class MicrogptApp(App):

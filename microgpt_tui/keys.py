@@ -68,6 +68,9 @@ BINDINGS = [
     Binding("p", "view('filmstrip')", "probe filmstrip", show=False,
             tooltip=f"Probe filmstrip: loss on {PROBE_SIZE} fixed names and "
                     f"{SAMPLE_COUNT} samples, every N steps"),
+    Binding("T", "view('timelapse')", "attention time-lapse", key_display="T", show=False,
+            tooltip="Attention time-lapse: one probe name's attention, every head, at each "
+                    "filmstrip frame (←/→ scrub)"),
     # Learners press ctrl+c to leave a terminal program; Textual would only explain ctrl+q.
     Binding("ctrl+c", "quit", "quit", show=False, priority=True),
 ]

@@ -30,6 +30,19 @@ TOP_K_CHOICES = (None, 1, 2, 3, 5, 10)  # what k steps through (None: every toke
 # ones in a thread worker, in batches of documents.
 MEASURE_INLINE_PAIRS = 2_000_000
 MEASURE_BATCH_DOCS = 100_000
+# The attention time-lapse keeps at most this many frames: a frame is n_layer x n_head x
+# n(n+1)/2 floats for a name of n positions (144 on the default model, ~1,400 or ~50 kB as
+# tuples with 8 layers of 4 heads). A run has 21 frames (probe_interval) and would never need
+# the cap; it bounds the memory of a TrainingLoop given a short probe_every on a long run.
+MAX_ATTENTION_FRAMES = 200
+
+
+def thinned(frames):
+    """Every other frame from the first, and the newest: past MAX_ATTENTION_FRAMES the
+    time-lapse keeps the whole run at half the density (step 0 and the newest stay)."""
+    if len(frames) <= MAX_ATTENTION_FRAMES:
+        return frames
+    return [*frames[:-1][::2], frames[-1]]
 
 
 class Change(Enum):
@@ -39,7 +52,7 @@ class Change(Enum):
     REWOUND = "rewound"  # a step was undone
     STATE = "state"  # running, finished or diverged
     STAGE = "stage"  # a stage of a staged step ran, or the staged step was dropped
-    PROBE = "probe"  # the filmstrip gained (or, on an undo, lost) frames
+    PROBE = "probe"  # the filmstrip and the time-lapse gained (or, on an undo, lost) frames
     OPTIMIZER = "optimizer"  # a new optimizer snapshot
     SAMPLE = "sample"  # the sample in progress or the temperature
     BIGRAM = "bigram"  # the bigram baseline's count advanced or finished
@@ -135,6 +148,7 @@ class RunStore:
         self.finished = False
         self.stage = None  # the newest StepStage of a staged step, for the stages view
         self.probes = []  # every ProbeRecord so far, oldest first
+        self.attention_frames = []  # the time-lapse's AttentionFrames, oldest first, thinned
         self.validation = ()  # (step, validation loss) of every measurement, oldest first
         self.optimizer = None  # the newest OptimizerSnapshot, while a view follows it
         self.optimizer_followers = 0
@@ -212,6 +226,13 @@ class RunStore:
             changes.add(Change.PROBE)
         if snapshot.probe is not None:
             self.probes.append(snapshot.probe)
+            changes.add(Change.PROBE)
+        if self.attention_frames and self.attention_frames[-1].step > snapshot.step:
+            self.attention_frames = [frame for frame in self.attention_frames
+                                     if frame.step <= snapshot.step]
+            changes.add(Change.PROBE)
+        if snapshot.attention is not None:
+            self.attention_frames = thinned([*self.attention_frames, snapshot.attention])
             changes.add(Change.PROBE)
         if self.validation and self.validation[-1][0] > snapshot.step:
             self.validation = tuple(point for point in self.validation

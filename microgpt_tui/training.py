@@ -25,6 +25,7 @@ from engine.probe import (
     probe_slices,
     validation_documents,
 )
+from engine.timelapse import attention_frame, watched_name
 
 from .messages import Event, Reported, RunSnapshot
 
@@ -115,6 +116,8 @@ class TrainingLoop:
         # long for the UI thread).
         self.probe_every = probe_every or probe_interval(trainer.config.num_steps)
         self.probe_docs = probe_documents(trainer.docs, trainer.config.seed)
+        # The attention time-lapse watches one of them at every frame of the filmstrip.
+        self.watched_name = watched_name(self.probe_docs)
         # (step, slices) of each probe under way, oldest first: measured a slice at a time
         # between commands, each on the weights snapshot of its own step.
         self._probes = deque()
@@ -260,19 +263,22 @@ class TrainingLoop:
         self._probes.append((step, self._probe_slices(step)))
 
     def _probe_slices(self, step):
-        """The filmstrip's probe of `step` and, with --val-fraction, the validation loss, one
-        slice (a document or a sample) at a time; returns (ProbeRecord, (step, loss) or
-        None)."""
+        """The filmstrip's probe of `step`, the time-lapse's attention frame and, with
+        --val-fraction, the validation loss, one slice (a document or a sample) at a time;
+        returns (ProbeRecord, AttentionFrame, (step, loss) or None)."""
         weights, tokenizer, config = self.weights, self.trainer.tokenizer, self.trainer.config
         record = yield from probe_slices(weights, step, self.probe_docs, tokenizer, config)
+        # One name's float forward: a few ms on the default model.
+        frame = attention_frame(weights, step, self.watched_name, tokenizer, config)
+        yield
         if not self.validation_docs:
-            return record, None
+            return record, frame, None
         losses = []
         for doc in self.validation_docs:
             losses.append(mean_loss((doc,), weights, tokenizer, config))
             yield
         # As mean_loss over them all would sum them: the same number.
-        return record, (step, math.fsum(losses) / len(losses))
+        return record, frame, (step, math.fsum(losses) / len(losses))
 
     def _measure_probes(self):
         """Measure the probes under way, oldest first, for PROBE_SLICE_TIME (at least one
@@ -284,8 +290,8 @@ class TrainingLoop:
                 next(slices)
             except StopIteration as done:
                 self._probes.popleft()
-                record, validation = done.value
-                self.report(probe=record, validation=validation)
+                record, frame, validation = done.value
+                self.report(probe=record, attention=frame, validation=validation)
             except (ArithmeticError, ValueError):
                 self._probes.popleft()  # the weights have diverged; the loss pane says so
 
@@ -323,7 +329,8 @@ class TrainingLoop:
             self.report()
         self._last_report = time.monotonic()
 
-    def snapshot(self, event=None, detail="", stage=None, probe=None, validation=None):
+    def snapshot(self, event=None, detail="", stage=None, probe=None, validation=None,
+                 attention=None):
         """The run as it is now, with the losses not yet reported. Called by the worker only,
         except once by the app before the worker starts."""
         snapshot = RunSnapshot(
@@ -335,6 +342,7 @@ class TrainingLoop:
             finished=self.trainer.finished,
             stage=stage,
             probe=probe,
+            attention=attention,
             validation=validation,
             optimizer=self.trainer.optimizer_snapshot() if self._following_optimizer else None,
             event=event,
@@ -343,6 +351,7 @@ class TrainingLoop:
         self._unreported = []
         return snapshot
 
-    def report(self, event=None, detail="", stage=None, probe=None, validation=None):
-        self._post(Reported(self.snapshot(event, detail, stage, probe, validation)))
+    def report(self, event=None, detail="", stage=None, probe=None, validation=None,
+               attention=None):
+        self._post(Reported(self.snapshot(event, detail, stage, probe, validation, attention)))
         self._last_report = time.monotonic()
