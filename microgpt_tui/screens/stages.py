@@ -101,8 +101,8 @@ class StagesScreen(RunView):
 
     def follow_selection(self):
         table = self.query_one(KVCacheTable)
-        table.layer, table.head = self.app.layer, self.app.head
+        table.shown_layer, table.head = self.app.layer, self.app.head
         config = self.store.config
         self.query_one("#stage-kv").border_title = (
-            f"KV cache · layer {table.layer + 1}/{config.n_layer} · "
+            f"KV cache · layer {table.shown_layer + 1}/{config.n_layer} · "
             f"head {table.head + 1}/{config.n_head}")

@@ -8,7 +8,7 @@ from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import VerticalScroll
 from textual.widgets import Footer, Header, Static
 
 from engine.timelapse import previous_letter_share
@@ -63,11 +63,7 @@ class TimelapseScreen(RunView):
             yield Static(WHAT, id="timelapse-what", classes="note")
             yield Static(id="timelapse-frames")
             yield Static(id="timelapse-heads")
-            # A box of its own: the map's `layer` reactive (the model's layer) is also the
-            # name of the compositor layer Textual arranges a widget on, apart from its
-            # siblings; alone in its box it is placed under them.
-            with Vertical(id="timelapse-map-box"):
-                yield AttentionMap(id="timelapse-map")
+            yield AttentionMap(id="timelapse-map")
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self):
@@ -143,7 +139,7 @@ class TimelapseScreen(RunView):
         attention_map.view = AttentionView(f"{frame.name!r} at step {frame.step}{where}",
                                            labels_of(tokens, self.store.tokenizer),
                                            frame.attention)
-        attention_map.layer = layer
+        attention_map.shown_layer = layer
 
     def frames_lines(self, frames, index, columns, shown_column):
         """Which frame is shown, and a strip of the frames with it marked."""

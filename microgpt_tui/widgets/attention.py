@@ -28,13 +28,14 @@ class AttentionMap(TextLines):
 
     # Not layout=True: SIZE_INPUTS re-layout only when the map's size changes (lines.py).
     view = reactive(None)
-    layer = reactive(0)
+    # Not `layer`: a widget's `layer` is the compositor layer it is drawn on.
+    shown_layer = reactive(0)
     head = reactive(0)
     all_heads = reactive(False)
-    SIZE_INPUTS = ("view", "layer", "head", "all_heads")
+    SIZE_INPUTS = ("view", "shown_layer", "head", "all_heads")
 
     def lines_inputs(self):
-        return (self.view, self.layer, self.head, self.all_heads, self.size.width,
+        return (self.view, self.shown_layer, self.head, self.all_heads, self.size.width,
                 self.available_height())
 
     def available_height(self):
@@ -49,7 +50,7 @@ class AttentionMap(TextLines):
         view = self.view
         if view is None:
             return None
-        layer = view.weights[min(self.layer, len(view.weights) - 1)]
+        layer = view.weights[min(self.shown_layer, len(view.weights) - 1)]
         if self.all_heads:
             return [*self.all_heads_lines(view, layer), legend()]
         head = layer[min(self.head, len(layer) - 1)]

@@ -53,14 +53,14 @@ class Panes(Horizontal):
                 yield LossPlot(id="loss-plot")
             with VerticalScroll(id="attention", classes="pane"):
                 yield AttentionMap(id="attention-map").data_bind(
-                    Panes.all_heads, layer=Panes.shown_layer, head=Panes.shown_head)
+                    Panes.all_heads, Panes.shown_layer, head=Panes.shown_head)
         with Vertical(id="right"):
             with VerticalScroll(id="sampling", classes="pane"):
                 yield SamplingView(self.store.tokenizer, id="sampling-view").data_bind(
-                    layer=Panes.shown_layer, head=Panes.shown_head)
+                    Panes.shown_layer, head=Panes.shown_head)
             with ScrollableContainer(id="kv-cache", classes="pane"):
                 yield KVCacheTable(id="kv-table").data_bind(
-                    layer=Panes.shown_layer, head=Panes.shown_head)
+                    Panes.shown_layer, head=Panes.shown_head)
 
     def on_mount(self):
         plot = self.query_one(LossPlot)

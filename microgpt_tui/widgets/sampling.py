@@ -42,7 +42,8 @@ class SamplingView(Widget):
     first_logits = reactive(None)
     temperature = reactive(0.5)
     top_k = reactive(None)
-    layer = reactive(0)
+    # Not `layer`: a widget's `layer` is the compositor layer it is drawn on.
+    shown_layer = reactive(0)
     head = reactive(0)
     # The finished sample's nearest training name (engine.novelty.Nearest), once looked up.
     novelty = reactive(None)
@@ -150,9 +151,9 @@ class SamplingView(Widget):
         return lines
 
     def attention_line(self, event):
-        layer = event.attention[min(self.layer, len(event.attention) - 1)]
+        layer = event.attention[min(self.shown_layer, len(event.attention) - 1)]
         weights = layer[min(self.head, len(layer) - 1)]
-        line = Text(f"L{self.layer + 1} H{self.head + 1} looks at ", style="dim")
+        line = Text(f"L{self.shown_layer + 1} H{self.head + 1} looks at ", style="dim")
         for e, w in zip(self.events, weights):
             line.append(self.tokenizer.label(e.input_token), style=heat_style(w))
         top = max(range(len(weights)), key=weights.__getitem__)

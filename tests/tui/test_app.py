@@ -80,7 +80,7 @@ async def test_head_and_layer_keys_change_the_heatmap():
         after_head = plain_text(heatmap)
         assert after_head != before
         await pilot.press("l")
-        assert app.layer == 1 and heatmap.layer == 1
+        assert app.layer == 1 and heatmap.shown_layer == 1
         assert plain_text(heatmap) not in (before, after_head)
         await pilot.press("left_square_bracket", "left_square_bracket")
         assert app.head == 1  # wraps around: 1 -> 0 -> 1

@@ -103,7 +103,7 @@ async def test_each_head_shows_its_previous_letter_share_and_the_layer_follows_l
             share = previous_letter_share(frame.attention[0][head])
             assert line.startswith(f"head {head + 1}  previous letter {share:>4.0%}")
         await pilot.press("l")  # the app's next layer: the view shows layer 2's heads
-        assert screen.query_one(AttentionMap).layer == 1
+        assert screen.query_one(AttentionMap).shown_layer == 1
         heads = plain_text(screen.query_one("#timelapse-heads")).splitlines()
         share = previous_letter_share(frame.attention[1][0])
         assert heads[0].startswith(f"head 1  previous letter {share:>4.0%}")
