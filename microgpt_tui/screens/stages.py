@@ -17,6 +17,7 @@ from ..colours import BOLD_MARK
 from ..run import Change
 from ..views import kv_cache_from_stage
 from ..widgets.kv_cache import KVCacheTable
+from ..widgets.kv_cache_pane import KVCachePane
 from ..widgets.matrices import MatrixNorms
 from ..widgets.positions import PositionLosses
 from .view import RunView
@@ -79,8 +80,7 @@ class StagesScreen(RunView):
                 with Vertical(id="stage-matrices", classes="pane"):
                     yield MatrixNorms(param_shapes(config, tokenizer.vocab_size),
                                       id="matrix-norms")
-            with Vertical(id="stage-kv", classes="pane"):
-                yield KVCacheTable(id="stage-kv-table")
+            yield KVCachePane(KVCacheTable(id="stage-kv-table"), id="stage-kv", classes="pane")
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self):

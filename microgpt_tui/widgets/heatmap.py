@@ -91,15 +91,15 @@ def pool_strongest(rows, row_block, col_block):
     ]
 
 
-def render_half_blocks(rows, unit):
-    """Two matrix rows per line of text: ▀ in the upper row's colour on the lower row's.
-    `unit` maps a value to [0, 1] on the colour ramp."""
+def render_half_blocks(rows, unit, cell_width=1):
+    """Two matrix rows per line of text: ▀ in the upper row's colour on the lower row's,
+    `cell_width` characters wide. `unit` maps a value to [0, 1] on the colour ramp."""
     lines = []
     for top in range(0, len(rows), 2):
         lower = rows[top + 1] if top + 1 < len(rows) else None
         line = Text()
         for c, value in enumerate(rows[top]):
             below = heat_color(unit(lower[c])) if lower is not None else None
-            line.append("▀", style=Style(color=heat_color(unit(value)), bgcolor=below))
+            line.append("▀" * cell_width, style=Style(color=heat_color(unit(value)), bgcolor=below))
         lines.append(line)
     return lines

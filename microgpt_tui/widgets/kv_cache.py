@@ -27,9 +27,16 @@ def gradient(g):
     return f" {mantissa}e{int(exponent)}", MARK
 
 
+def column_header(head_dim):
+    """The line naming the table's columns: a component of the head's k or v each."""
+    return Text("pos tok   " + "".join(f"{j:>6}" for j in range(head_dim)), style="bold")
+
+
 class KVCacheTable(TextLines):
-    """Rows of Rich Text, not a DataTable: it is redrawn up to ten times a second while
-    training, and measuring a DataTable's cells cost the UI thread ~10 ms a frame."""
+    """The k and v rows (and their gradients) of every position; the column header is the
+    pane's (KVCachePane), so that it stays in sight. Rows of Rich Text, not a DataTable: it
+    is redrawn up to ten times a second while training, and measuring a DataTable's cells
+    cost the UI thread ~10 ms a frame."""
 
     DEFAULT_CSS = "KVCacheTable { height: auto; width: auto; }"
 
@@ -52,11 +59,10 @@ class KVCacheTable(TextLines):
             return None
         layer = min(self.shown_layer, len(view.cache) - 1)
         cache = view.cache[layer]
-        head_dim = len(cache[0][0]) // view.n_head
+        head_dim = view.head_dim
         head = min(self.head, view.n_head - 1)
         lo, hi = head * head_dim, (head + 1) * head_dim
-        header = Text("pos tok   " + "".join(f"{j:>6}" for j in range(head_dim)), style="bold")
-        lines = [header]
+        lines = []
         grads = None if view.grads is None else view.grads[layer]
         for pos, (key, value) in enumerate(cache):
             rows = [("k", key, signed), ("v", value, signed)]

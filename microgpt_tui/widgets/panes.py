@@ -1,7 +1,7 @@
 """The main screen's four panes, drawn from the run store."""
 
 from textual.app import ComposeResult
-from textual.containers import Horizontal, ScrollableContainer, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.reactive import reactive
 
 from ..newest import NewestOnly
@@ -14,6 +14,7 @@ from ..views import (
 )
 from .attention import AttentionMap
 from .kv_cache import KVCacheTable
+from .kv_cache_pane import KVCachePane
 from .loss import LossPlot
 from .sampling import SamplingView
 
@@ -24,7 +25,10 @@ PANE_LINES = {
     "#loss": "loss = mean of -log P(next letter) over one name",
     "#attention": "attn_weights = softmax(q·k / √head_dim), per row",
     "#sampling": "next letter ~ probs = softmax(logits / T)",
+    "#kv-cache": "k, v: what each position wrote · ∂: gradients",
 }
+# The KV cache pane's line while it shows a sample instead of a training step.
+KV_SAMPLING_LINE = "inference · +1 position per token"
 # The first letter's distribution is one forward pass, about 50 ns a parameter: 0.3 ms on the
 # default model, 80 ms with n_layer 8 and n_embd 128 (or a vocabulary of 100,000), on every
 # report. Above this many parameters (~5 ms) it is computed in a thread worker.
@@ -58,9 +62,8 @@ class Panes(Horizontal):
             with VerticalScroll(id="sampling", classes="pane"):
                 yield SamplingView(self.store.tokenizer, id="sampling-view").data_bind(
                     Panes.shown_layer, head=Panes.shown_head)
-            with ScrollableContainer(id="kv-cache", classes="pane"):
-                yield KVCacheTable(id="kv-table").data_bind(
-                    Panes.shown_layer, head=Panes.shown_head)
+            yield KVCachePane(KVCacheTable(id="kv-table").data_bind(
+                Panes.shown_layer, head=Panes.shown_head), id="kv-cache", classes="pane")
 
     def on_mount(self):
         plot = self.query_one(LossPlot)
@@ -135,8 +138,8 @@ class Panes(Horizontal):
         self.query_one(AttentionMap).view = result and attention_from_step(result, tokenizer)
         self.query_one(KVCacheTable).view = result and kv_cache_from_step(result, tokenizer)
         pane = self.query_one("#kv-cache")
-        if pane.border_subtitle:  # setting it, even to "", repaints the whole pane
-            pane.border_subtitle = ""
+        if pane.border_subtitle != PANE_LINES["#kv-cache"]:  # setting it repaints the pane
+            pane.border_subtitle = PANE_LINES["#kv-cache"]
 
     def show_sample(self, events):
         self.query_one(SamplingView).events = events
@@ -144,10 +147,10 @@ class Panes(Horizontal):
             tokenizer = self.store.tokenizer
             self.query_one(AttentionMap).view = attention_from_sample(events, tokenizer)
             self.query_one(KVCacheTable).view = kv_cache_from_sample(events, tokenizer)
-            pane = self.query_one("#kv-cache")
-            pane.border_subtitle = "inference · +1 position per token"
+            pane = self.query_one("#kv-cache", KVCachePane)
+            pane.border_subtitle = KV_SAMPLING_LINE
             # While sampling, the newest row is the news: keep it in sight.
-            pane.scroll_end(animate=False)
+            pane.scroll_to_newest()
 
     def update_titles(self):
         config = self.store.config

@@ -13,11 +13,20 @@ from microgpt_tui.screens.embedding import EmbeddingScreen
 from microgpt_tui.screens.filmstrip import FilmstripScreen
 from microgpt_tui.screens.optimizer import MAPS, OptimizerScreen
 from microgpt_tui.training import Command, FollowOptimizer, TrainingLoop
+from microgpt_tui.widgets.attention import TALLEST_CELL, WIDEST_CELL
 from microgpt_tui.widgets.heatmap import pool_strongest
 from microgpt_tui.widgets.lr_schedule import LearningRatePlot
-from microgpt_tui.widgets.matrix_map import MatrixMap
+from microgpt_tui.widgets.matrix_map import MatrixMap, line_labels
 from microgpt_tui.widgets.scatter import Scatter, place, scale
-from tests.tui.conftest import TINY, TINY_DOCS, plain_text, step_and_wait, tiny_app, wait_for
+from tests.tui.conftest import (
+    TINY,
+    TINY_DOCS,
+    default_app,
+    plain_text,
+    step_and_wait,
+    tiny_app,
+    wait_for,
+)
 
 SMALLEST = (80, 24)
 
@@ -106,6 +115,80 @@ async def test_large_matrices_are_pooled_with_a_note_at_80_by_24():
         lines = plain_text(widget).rstrip("\n").split("\n")
         assert len(lines) <= widget.content_size.height
         assert "pooled" in widget.border_subtitle
+
+
+def test_a_line_is_labelled_with_the_rows_it_draws():
+    labels = tuple("abcde")
+    # Two rows a line (▀), then two rows pooled into each half line.
+    assert line_labels(labels, 1, 1) == ["a–b", "c–d", "e"]
+    assert line_labels(labels, 2, 1) == ["a–d", "e"]
+    # A row a line; a row a line and a half: on the line of its middle.
+    assert line_labels(labels, 1, 2) == list(labels)
+    assert line_labels(labels, 1, 3) == ["a", "", "b", "c", "", "d", "e", ""]
+
+
+async def open_matrix(pilot, app, name):
+    """The optimizer view after a step, on matrix `name`."""
+    await step_and_wait(pilot, app)
+    await pilot.press("o")
+    screen = app.screen
+    await wait_for_snapshot(pilot, screen, 1)
+    index = next(i for i, entry in enumerate(screen.snapshot.layout) if entry[0] == name)
+    for _ in range(index):
+        await pilot.press("right_square_bracket")
+    return screen
+
+
+def drawn_labels(widget):
+    """Each drawn line's row label (what precedes the heatmap's ▀ cells)."""
+    lines = plain_text(widget).rstrip("\n").split("\n")
+    return [line.split("▀", 1)[0].strip() for line in lines], lines
+
+
+@pytest.mark.parametrize("size", [SMALLEST, (120, 34), (200, 50)])
+@pytest.mark.parametrize("name", ["wte", "wpe", "lm_head", "layer0.attn_wq"])
+async def test_matrix_rows_are_named_and_cells_fill_the_panel(name, size):
+    app = tiny_app()
+    async with app.run_test(size=size) as pilot:
+        screen = await open_matrix(pilot, app, name)
+        tokenizer = app.store.tokenizer
+        for widget_id, *_ in MAPS:
+            widget = screen.query_one(f"#{widget_id}", MatrixMap)
+            n_rows, n_cols = len(widget.matrix), len(widget.matrix[0])
+            width, height = widget.content_size
+            labels, lines = drawn_labels(widget)
+            row_block, half_lines, _, col_block, cell_width = widget.layout()
+            assert row_block == col_block == 1  # the tiny model's matrices fit at 80x24
+            if name == "layer0.attn_wq":
+                assert widget.row_labels is None and not any(labels)
+            else:
+                names = ([tokenizer.label(i) for i in range(n_rows)] if name != "wpe"
+                         else [str(p) for p in range(n_rows)])
+                if half_lines == 1:  # two rows a line: the first and last of them
+                    assert labels[0] == f"{names[0]}–{names[1]}"
+                    assert "2 rows a line" in widget.border_subtitle
+                else:
+                    assert [label for label in labels if label] == names
+                last = [label for label in labels if label][-1]
+                assert last.endswith("·") or name == "wpe"  # BOS is the last token
+            # Cells grow until one more half line a row, or one more column a cell, would
+            # not fit (or they are as big as the attention map's).
+            label_width = len(lines[0]) - n_cols * cell_width
+            assert len(lines) == -(-n_rows * half_lines // 2) <= height
+            assert half_lines == 2 * TALLEST_CELL or n_rows * (half_lines + 1) > 2 * height
+            assert cell_width == WIDEST_CELL or n_cols * (cell_width + 1) + label_width > width
+
+
+async def test_pooled_letter_rows_are_labelled_with_the_letters_they_pool_at_80_by_24():
+    app = default_app()
+    async with app.run_test(size=SMALLEST) as pilot:
+        screen = await open_matrix(pilot, app, "wte")
+        widget = screen.query_one("#weights", MatrixMap)
+        labels, _ = drawn_labels(widget)
+        # 27 rows in 9 lines: two rows a half line, four a line.
+        assert widget.layout()[:2] == (2, 1)
+        assert labels == ["a–d", "e–h", "i–l", "m–p", "q–t", "u–x", "y–·"]
+        assert widget.border_subtitle == "pooled 2×1, max |x|"
 
 
 async def test_embedding_map_plots_every_token_by_pca_and_follows_training():

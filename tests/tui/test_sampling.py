@@ -52,7 +52,7 @@ def heatmap_rows(app):
 def kv_rows(app):
     """(pos, name, numbers) for every k/v row of the KV cache pane, as drawn."""
     rows, pos = [], None
-    for line in plain_text(app.query_one(KVCacheTable)).splitlines()[1:]:
+    for line in plain_text(app.query_one(KVCacheTable)).splitlines():
         fields = line.split()
         if not fields:
             continue
@@ -92,7 +92,8 @@ async def test_sampling_shows_the_samples_own_attention_and_kv_cache():
                 vector = cache[pos][0 if name == "k" else 1]
                 expected = vector[head * head_dim:(head + 1) * head_dim]
                 assert numbers == [float(f"{x:+.2f}") for x in expected]
-            assert "inference" in str(app.query_one("#kv-cache").border_subtitle)
+            assert app.query_one("#kv-cache").border_subtitle == (
+                "inference · +1 position per token")
             assert "inference" in plain_text(app.query_one(AttentionMap)).splitlines()[0]
 
 
@@ -114,7 +115,8 @@ async def test_the_newest_kv_position_is_marked_while_sampling_only():
             assert marked_lines() == ["1"]
         await step_and_wait(pilot, app)
         assert marked_lines() == []
-        assert not app.query_one("#kv-cache").border_subtitle
+        assert app.query_one("#kv-cache").border_subtitle == (
+            "k, v: what each position wrote · ∂: gradients")
 
 
 def forced_stats(event):

@@ -48,8 +48,8 @@ def reference_losses(n):
 
 
 def kv_rows(kv):
-    """The k, ∂k, v, ∂v rows the KV cache widget draws under its header."""
-    return len(plain_text(kv).splitlines()) - 1
+    """The k, ∂k, v, ∂v rows the KV cache widget draws (the header is its pane's)."""
+    return len(plain_text(kv).splitlines())
 
 
 async def test_S_walks_one_step_stage_by_stage_with_the_real_numbers():
