@@ -226,7 +226,9 @@ class AnatomyScreen(RunView):
         self.attribution_shown = False
         self.attributions = ()  # LogitAttribution of the next letter (and the likeliest one)
         self.change = None  # the counterfactual's LetterChange or HeadPatch, None: none asked
-        self.counterfactual = None  # its Counterfactual, or why it could not be made (a str)
+        # The change shown and its Counterfactual (or why it could not be made, a str), as
+        # computed with the anatomy shown; None: none shown.
+        self.counterfactual = None
         self.change_asked = False  # opened to ask for a counterfactual (the C key)
         self.pick_default_name()
 
@@ -303,7 +305,7 @@ class AnatomyScreen(RunView):
         likeliest = max(range(len(anatomy.probs)), key=anatomy.probs.__getitem__)
         attributions = tuple(logit_attribution(anatomy, weights, token) for token in
                              dict.fromkeys((anatomy.target, likeliest)))
-        return request, step, anatomy, attributions, counterfactual
+        return request, step, anatomy, attributions, (change, counterfactual)
 
     def on_worker_state_changed(self, event):
         if event.state is WorkerState.SUCCESS:
@@ -343,11 +345,11 @@ class AnatomyScreen(RunView):
         """The logit attribution and the counterfactual, each where the learner asked."""
         if self.attribution_shown:
             yield attribution_section(self.attributions, self.store.tokenizer)
-        if self.change is not None and self.counterfactual is not None:
-            yield counterfactual_section(
-                self.counterfactual, describe(self.change, self.anatomy.tokens,
-                                              self.store.tokenizer),
-                self.store.tokenizer, width)
+        change, counterfactual = self.counterfactual or (None, None)
+        if change is not None:
+            tokenizer = self.store.tokenizer
+            yield counterfactual_section(counterfactual, describe(change, self.anatomy.tokens,
+                                                                  tokenizer), tokenizer, width)
 
     def on_resize(self):
         self.call_after_refresh(self.show)
