@@ -56,17 +56,15 @@ def attribution_section(attributions, tokenizer):
     model's likeliest letter where that is another), with their difference."""
     heading = Text("Direct logit attribution (d)", style="bold underline")
     explanation = Text(
-        "Each part is lm_head[letter] · what that part wrote into the residual stream. "
-        "No rmsnorm sits between the last block and lm_head, so the parts add up to the "
-        "logit exactly; the remainder is float rounding. The two embeddings share rmsnorm's "
-        "one scale. A head's part is direct: what it changes in later layers' inputs counts "
-        "in their parts.", style="dim")
+        "Each part: lm_head[letter] · what it wrote into the residual stream. No rmsnorm "
+        "before lm_head, so the parts add up to the logit exactly (the remainder is float "
+        "rounding); the embeddings share rmsnorm's scale.", style="dim")
     largest = max(abs(part.value) for a in attributions for part in a.parts)
     table = Table(box=None, padding=(0, 1), pad_edge=False, header_style="bold")
     table.add_column("part")
     for attribution in attributions:
         table.add_column(f"logit of {tokenizer.label(attribution.token)!r}", justify="right")
-        table.add_column("")
+        table.add_column("", width=BAR_CELLS, no_wrap=True)
     if len(attributions) == 2:
         table.add_column("difference", justify="right")
     rows = [[part.label for part in attributions[0].parts]]
@@ -138,9 +136,9 @@ def counterfactual_section(counterfactual, description, tokenizer, width):
     table.add_row(Text(""), Text(""))
     table.add_row(attention_strips(original, tokenizer, column),
                   attention_strips(patched, tokenizer, column))
-    change = patched.drawn_probs[target] - original.drawn_probs[target]
-    summary = Text(f"P(next = {tokenizer.label(target)!r}) {change:+.2%} with the change. ",
-                   style="bold")
-    summary.append("A patched head attends as before (only its output is swapped); a "
-                   "changed letter changes what every later head reads.", style="dim")
+    summary = Text.assemble((f"P(next = {tokenizer.label(target)!r}) "
+                             f"{original.drawn_probs[target]:.2%} → "
+                             f"{patched.drawn_probs[target]:.2%}. ", "bold"),
+                            ("A patched head attends as before (only its output is swapped); "
+                             "a changed letter changes what every later head reads.", "dim"))
     return Group(Text(""), heading, summary, table)
