@@ -139,6 +139,6 @@ def counterfactual_section(counterfactual, description, tokenizer, width):
     summary = Text.assemble((f"P(next = {tokenizer.label(target)!r}) "
                              f"{original.drawn_probs[target]:.2%} → "
                              f"{patched.drawn_probs[target]:.2%}. ", "bold"),
-                            ("A patched head attends as before (only its output is swapped); "
+                            ("A patched head attends as before (only its head_out is swapped); "
                              "a changed letter changes what every later head reads.", "dim"))
     return Group(Text(""), heading, summary, table)
