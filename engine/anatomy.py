@@ -74,9 +74,11 @@ def n_positions(tokens, config):
     return min(config.block_size, len(tokens) - 1)
 
 
-def trace_position(weights, tokens, position, config, temperature, top_k=None, cancelled=None):
+def trace_position(weights, tokens, position, config, temperature, top_k=None, cancelled=None,
+                   patch_heads=None):
     """The Anatomy of `tokens[position]` on `weights` (a float snapshot, as the Sampler takes),
-    sampled at `temperature` (and `top_k`, as the Sampler's).
+    sampled at `temperature` (and `top_k`, as the Sampler's). `patch_heads` (see gpt) replaces
+    head outputs at this position only: the positions before it run as they are.
 
     `cancelled`, if given, is asked before each position's pass; when it returns True this
     raises engine.probe.Cancelled."""
@@ -92,7 +94,7 @@ def trace_position(weights, tokens, position, config, temperature, top_k=None, c
     stop_if_cancelled(cancelled)
     trace = {}
     logits, _ = gpt(tokens[position], position, kv_cache, weights, config, FLOAT_OPS,
-                    trace=trace)
+                    trace=trace, patch_heads=patch_heads)
     scaled_logits = divide_by_temperature(logits, temperature)
     head_dim = config.head_dim
     layers = tuple(

@@ -157,13 +157,17 @@ def check_ablation(ablate, config):
                              f"in 0..{config.n_layer - 1} and head in 0..{config.n_head - 1}")
 
 
-def gpt(token_id, pos_id, kv_cache, params, config, ops, ablate=NO_ABLATION, trace=None):
+def gpt(token_id, pos_id, kv_cache, params, config, ops, ablate=NO_ABLATION, trace=None,
+        patch_heads=None):
     """Logits for the next token, and the attention weights [layer][head][key_pos].
 
     Appends this position's key and value vectors to `kv_cache[layer]` as a (key, value)
     pair; the cache holds graph nodes, so gradients flow back into every cached entry.
     A head in `ablate` (a set of (layer, head) pairs) still attends, and its weights are
     returned, but its output is multiplied by zero before the output projection.
+    `patch_heads`, a mapping of (layer, head) to a head output (head_dim numbers, e.g. the
+    same head's output on another name), puts that output in place of the head's own at this
+    position (engine.attribution's counterfactuals); the head's attention is still returned.
     `trace`, a dict, is given every vector the pass computes on its way (engine.anatomy reads
     them): "embedded" and "normed", then "layers", one dict per layer named as below.
     """
@@ -198,6 +202,8 @@ def gpt(token_id, pos_id, kv_cache, params, config, ops, ablate=NO_ABLATION, tra
                         for j in range(lo, hi)]
             if ablate and (li, h) in ablate:
                 head_out = [out * 0.0 for out in head_out]
+            elif patch_heads and (li, h) in patch_heads:
+                head_out = list(patch_heads[li, h])
             x_attn.extend(head_out)
         attention.append(head_weights)
         attn_out = ops.linear(x_attn, params[layer + "attn_wo"])

@@ -276,6 +276,11 @@ class MicrogptApp(App):
         else:
             self.show_view(view_type)
 
+    def action_anatomy(self, section):
+        """The anatomy view with its logit attribution or its counterfactual open."""
+        self.show_view(AnatomyScreen)
+        self.screen.open_section(section)
+
     def action_help(self):
         self.show_view(HelpScreen, lambda: HelpScreen(self.BINDINGS))
 

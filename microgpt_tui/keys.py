@@ -45,6 +45,12 @@ BINDINGS = [
     Binding("A", "view('anatomy')", "anatomy", show=False,
             tooltip="Anatomy: one position of a name through every stage of gpt(), in "
                     "real numbers"),
+    Binding("D", "anatomy('attribution')", "logit attribution", key_display="D", show=False,
+            tooltip="Logit attribution: the next letter's logit split into what the "
+                    "embeddings, each head and each MLP wrote (in the anatomy view, d)"),
+    Binding("C", "anatomy('counterfactual')", "counterfactual", key_display="C", show=False,
+            tooltip="Counterfactual: change one letter of the name, or patch one head in "
+                    "from another name; next letters and attention beside the original"),
     Binding("G", "view('graph')", "graph", show=False,
             tooltip="The last trained name's autograd graph, and a walk down it from the loss"),
     Binding("g", "view('gradient check')", "gradcheck", show=False, tooltip="Gradient check: "

@@ -3,7 +3,9 @@
 Every vector the model computes for that one token is shown as a strip of its real numbers,
 each beside the line of the reference microgpt that computes it (engine.anatomy). The
 name is the sample in progress, else the last trained name, else the one the learner types;
-←/→ move along it. It follows training: the numbers are the newest weights'.
+←/→ move along it. It follows training: the numbers are the newest weights'. `d` adds the
+next letter's logit split into each part's direct contribution, `c` a counterfactual beside
+the position (screens/attribution.py).
 """
 
 from dataclasses import dataclass
@@ -19,11 +21,20 @@ from textual.widgets import Footer, Header, Input, Static
 from textual.worker import WorkerState, get_current_worker
 
 from engine.anatomy import n_positions, trace_position
+from engine.attribution import logit_attribution, patched_position
 
 from ..colours import BOLD_MARK, FAILED, MARK
 from ..run import Change
 from ..widgets.heatmap import legend
 from ..widgets.vector_strip import CELL, strip_width, vector_strip
+from .attribution import (
+    CHANGE_HINT,
+    TOP_LETTERS,
+    attribution_section,
+    counterfactual_section,
+    describe,
+    parse_change,
+)
 from .force import vocabulary_refusal
 from .view import RunView
 
@@ -31,7 +42,6 @@ SUMMARY = ("Every vector gpt() computes for this one token, in order, beside the
            "microgpt line that computes it.")
 TITLE_WIDTH = 30  # the stage column when title, strip and code sit side by side
 CODE_WIDTH = 44  # at least this much room for the code column, else the stages stack
-TOP_LETTERS = 5
 
 
 @dataclass(frozen=True)
@@ -191,6 +201,12 @@ class AnatomyScreen(RunView):
                 tooltip="The previous (←) or next (→) position of the name"),
         Binding("right", "move(1)", "next position", show=False, priority=True),
         Binding("t", "type_name", "type a name", tooltip="Type a name to look inside"),
+        Binding("d", "toggle_attribution", "attribution",
+                tooltip="Split the next letter's logit into each head's, MLP's and "
+                        "embedding's direct part"),
+        Binding("c", "counterfactual", "counterfactual",
+                tooltip="Change one letter, or patch one head in from another name, and "
+                        "compare"),
     ]
     FOLLOWS = frozenset({Change.STEPS, Change.SAMPLE})
     # A pass over a name takes ~20 ms on the default config (a whole block, 16 positions);
@@ -207,6 +223,13 @@ class AnatomyScreen(RunView):
         self.anatomy = None
         self.step_shown = 0  # the step whose weights the anatomy shown ran on
         self.requests = 0  # each computation's number: only the newest one's result is shown
+        self.attribution_shown = False
+        self.attributions = ()  # LogitAttribution of the next letter (and the likeliest one)
+        self.change = None  # the counterfactual's LetterChange or HeadPatch, None: none asked
+        # The change shown and its Counterfactual (or why it could not be made, a str), as
+        # computed with the anatomy shown; None: none shown.
+        self.counterfactual = None
+        self.change_asked = False  # opened to ask for a counterfactual (the C key)
         self.pick_default_name()
 
     def compose(self) -> ComposeResult:
@@ -217,13 +240,18 @@ class AnatomyScreen(RunView):
                 yield Input(self.doc or "", max_length=self.store.config.block_size,
                             compact=True, placeholder="type a name", id="anatomy-name")
                 yield Static(id="anatomy-where")
+            with Horizontal(id="anatomy-change-bar"):
+                yield Static("change ", id="anatomy-change-label")
+                yield Input(compact=True, placeholder=CHANGE_HINT, id="anatomy-change")
             with VerticalScroll(id="anatomy-scroll"):
                 yield Static("Running the model…", id="anatomy-body")
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self):
         self.query_one("#anatomy").border_title = "Anatomy · one position, end to end"
-        if self.doc is None:
+        if self.change_asked:
+            self.ask_change()
+        elif self.doc is None:
             self.query_one("#anatomy-name", Input).focus()
 
     @property
@@ -256,23 +284,36 @@ class AnatomyScreen(RunView):
             f"running positions 0–{self.position} of {self.doc!r}…")
         sampling = self.store.sampling
         self.compute(self.requests, self.store.step, self.store.weights, self.tokens,
-                     self.position, sampling.temperature, sampling.top_k)
+                     self.position, sampling.temperature, sampling.top_k, self.change)
 
     @work(thread=True, exclusive=True, exit_on_error=False)
-    def compute(self, request, step, weights, tokens, position, temperature, top_k):
+    def compute(self, request, step, weights, tokens, position, temperature, top_k, change):
         # A newer request cancels this worker (exclusive): its thread stops at the next
         # position instead of finishing a pass nobody will see.
         worker = get_current_worker()
-        return request, step, trace_position(weights, tokens, position, self.store.config,
-                                             temperature, top_k,
-                                             cancelled=lambda: worker.is_cancelled)
+        run = dict(config=self.store.config, temperature=temperature, top_k=top_k,
+                   cancelled=lambda: worker.is_cancelled)
+        counterfactual = anatomy = None
+        if change is not None:
+            try:
+                counterfactual = patched_position(weights, tokens, position, patch=change, **run)
+                anatomy = counterfactual.original
+            except ValueError as refusal:  # e.g. the second name is shorter than the position
+                counterfactual = f"Nothing changed: {refusal}."
+        if anatomy is None:
+            anatomy = trace_position(weights, tokens, position, **run)
+        likeliest = max(range(len(anatomy.probs)), key=anatomy.probs.__getitem__)
+        attributions = tuple(logit_attribution(anatomy, weights, token) for token in
+                             dict.fromkeys((anatomy.target, likeliest)))
+        return request, step, anatomy, attributions, (change, counterfactual)
 
     def on_worker_state_changed(self, event):
         if event.state is WorkerState.SUCCESS:
-            request, step, anatomy = event.worker.result
+            request, step, anatomy, attributions, counterfactual = event.worker.result
             if request != self.requests:
                 return
             self.anatomy, self.step_shown = anatomy, step
+            self.attributions, self.counterfactual = attributions, counterfactual
             self.show()
         elif event.state is WorkerState.ERROR:
             self.query_one("#anatomy-body", Static).update(Text(
@@ -296,17 +337,48 @@ class AnatomyScreen(RunView):
         self.query_one("#anatomy-body", Static).update(Group(
             Text(f"{self.source.capitalize()}, on the weights of step {self.step_shown}. "
                  f"{SUMMARY}", style="dim"),
-            prediction(anatomy, tokenizer), legend_text(),
+            prediction(anatomy, tokenizer), *self.experiments(width), legend_text(),
             render_stages(stages(anatomy, tokenizer, self.store.config), width,
                           self.store.config.n_embd)))
+
+    def experiments(self, width):
+        """The logit attribution and the counterfactual, each where the learner asked."""
+        if self.attribution_shown:
+            yield attribution_section(self.attributions, self.store.tokenizer)
+        change, counterfactual = self.counterfactual or (None, None)
+        if change is not None:
+            tokenizer = self.store.tokenizer
+            yield counterfactual_section(counterfactual, describe(change, self.anatomy.tokens,
+                                                                  tokenizer), tokenizer, width)
 
     def on_resize(self):
         self.call_after_refresh(self.show)
 
     def check_action(self, action, parameters):
         if action == "move":
-            return not self.query_one("#anatomy-name", Input).has_focus
+            return not any(field.has_focus for field in self.query(Input))
         return True
+
+    def open_section(self, section):
+        """Show the logit attribution ("attribution") or ask for a counterfactual."""
+        if section == "attribution":
+            self.attribution_shown = True
+            self.show()
+        elif self.is_mounted:
+            self.ask_change()
+        else:
+            self.change_asked = True  # on_mount asks
+
+    def ask_change(self):
+        self.query_one("#anatomy-change-bar").display = True
+        self.query_one("#anatomy-change", Input).focus()
+
+    def action_toggle_attribution(self):
+        self.attribution_shown = not self.attribution_shown
+        self.show()
+
+    def action_counterfactual(self):
+        self.open_section("counterfactual")
 
     def action_move(self, direction):
         if self.doc is None:
@@ -321,6 +393,9 @@ class AnatomyScreen(RunView):
         self.query_one("#anatomy-name", Input).focus()
 
     def on_input_submitted(self, event: Input.Submitted):
+        if event.input.id == "anatomy-change":
+            self.change_submitted(event.value)
+            return
         name = event.value
         refusal = vocabulary_refusal(name, self.store.tokenizer) if name else "no letters typed"
         if refusal:
@@ -330,5 +405,19 @@ class AnatomyScreen(RunView):
             return
         self.doc, self.source, self.followed_events = name, "typed", None
         self.position = min(self.position, n_positions(self.tokens, self.store.config) - 1)
+        self.query_one("#anatomy-scroll").focus()
+        self.redraw()
+
+    def change_submitted(self, text):
+        """An empty change removes the counterfactual; a bad one is a notification."""
+        if not text.strip():
+            self.change = None
+            self.query_one("#anatomy-change-bar").display = False
+        else:
+            try:
+                self.change = parse_change(text, self.store.tokenizer)
+            except ValueError as refusal:
+                self.notify(f"{refusal}.", severity="warning")
+                return
         self.query_one("#anatomy-scroll").focus()
         self.redraw()
