@@ -62,22 +62,43 @@ class BigramCounts:
                 {pair: n for pair, n in pairs.items() if self.sep not in pair})
         self.n_docs += len(docs)
 
-    def loss(self):
+    def model(self):
+        """The fitted model: what it predicts for any pair, from the counts so far."""
         pair_counts = Counter()
         for pairs in self.pairs_by_positions.values():
             pair_counts.update(pairs)
-        context_counts = Counter()
-        for (first, _), n in pair_counts.items():
-            context_counts[first] += n
-        nll = {
-            pair: -math.log((n + 1) / (context_counts[pair[0]] + self.vocab_size))
-            for pair, n in pair_counts.items()
-        }
+        return BigramModel(self.bos, self.vocab_size, self.block_size, pair_counts)
+
+    def loss(self):
+        nll = self.model().nll
         total = sum(
-            sum(n * nll[pair] for pair, n in pairs.items()) / positions
+            sum(n * nll(pair) for pair, n in pairs.items()) / positions
             for positions, pairs in self.pairs_by_positions.items()
         )
         return total / self.n_docs
+
+
+class BigramModel:
+    """P(b | a) = (count(a, b) + 1) / (count(a) + V), from the pairs counted."""
+
+    def __init__(self, bos, vocab_size, block_size, pair_counts):
+        self.bos, self.vocab_size, self.block_size = bos, vocab_size, block_size
+        self.pair_counts = pair_counts
+        self.context_counts = Counter()
+        for (first, _), n in pair_counts.items():
+            self.context_counts[first] += n
+
+    def nll(self, pair):
+        """-ln P(pair[1] | pair[0]) (pairs of characters; BOS is `self.bos`)."""
+        return -math.log((self.pair_counts[pair] + 1)
+                         / (self.context_counts[pair[0]] + self.vocab_size))
+
+    def position_losses(self, doc):
+        """-ln P(next | this) at each position the model sees of `doc` (wrapped in BOS and cut
+        to block_size, as forward_document does): their mean is the doc's bigram loss."""
+        wrapped = self.bos + doc + self.bos
+        positions = min(self.block_size, len(doc) + 1)
+        return tuple(self.nll(wrapped[i:i + 2]) for i in range(positions))
 
 
 def bigram_loss(docs, tokenizer, block_size):

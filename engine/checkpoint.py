@@ -12,7 +12,15 @@ from pathlib import Path
 from .config import Config
 from .data import Tokenizer
 from .files import read_file, write_atomically
-from .limits import ANY_FINITE, SETTINGS, Limit, check_model_size, count_params, shown
+from .limits import (
+    ANY_FINITE,
+    FRACTION,
+    SETTINGS,
+    Limit,
+    check_model_size,
+    count_params,
+    shown,
+)
 from .model import param_shapes
 from .trainer import STATE_KEYS, Trainer
 
@@ -20,6 +28,9 @@ FORMAT_NAME = "microgpt-tui checkpoint"
 FORMAT_VERSION = 1
 DEFAULT_CHECKPOINT = "microgpt-checkpoint.json"
 REQUIRED_KEYS = ("config", "vocabulary", "trainer", "loss_history")
+# Optional, so that checkpoints written before it existed still load (as 0: nothing held
+# out). It is a training setting: which documents a run trains on depends on it.
+VAL_FRACTION_KEY = "val_fraction"
 
 
 @dataclass(frozen=True)
@@ -31,6 +42,7 @@ class Checkpoint:
     chars: tuple
     trainer_state: dict
     loss_history: tuple
+    val_fraction: float = 0.0  # the share of documents held out for the validation loss
 
     @property
     def step(self):
@@ -60,6 +72,7 @@ def save_checkpoint(path, trainer, loss_history):
         "vocabulary": "".join(trainer.tokenizer.chars),
         "trainer": state,
         "loss_history": list(loss_history),
+        VAL_FRACTION_KEY: trainer.val_fraction,
     }
     text = json.dumps(document, separators=(",", ":"))
     try:
@@ -123,10 +136,11 @@ def read_checkpoint(path):
             raise ValueError(f"config describes a model too big to build ({error})") from None
         state = checked_state(document["trainer"], config, len(chars) + 1)
         losses = checked_losses(document["loss_history"], state["step"])
+        val_fraction = FRACTION.check(document.get(VAL_FRACTION_KEY, 0.0), VAL_FRACTION_KEY)
     except ValueError as error:
         raise ValueError(f"checkpoint {error}: {path}") from None
     return Checkpoint(path=path, config=config, chars=chars, trainer_state=state,
-                      loss_history=losses)
+                      loss_history=losses, val_fraction=val_fraction)
 
 
 def checked_table(value, field, keys):
@@ -245,7 +259,8 @@ def resume(checkpoint, docs, on_stage=None):
         difference = vocabulary_difference(checkpoint.chars, chars)
         raise ValueError(f"the dataset's characters differ from checkpoint "
                          f"{checkpoint.path}: the dataset {difference}")
-    trainer = Trainer(checkpoint.config, docs, on_stage=on_stage, tokenizer=tokenizer)
+    trainer = Trainer(checkpoint.config, docs, on_stage=on_stage, tokenizer=tokenizer,
+                      val_fraction=checkpoint.val_fraction)
     try:
         trainer.restore_state(checkpoint.trainer_state)
     except (TypeError, ValueError) as error:

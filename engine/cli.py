@@ -18,12 +18,21 @@ from .config import Config
 from .data import Tokenizer, default_dataset_path, load_docs
 from .files import Terminated, signals_raise
 from .limits import (
+    FRACTION,
     MAX_PARAMS,
     MAX_STEPS,
     SETTINGS,
     TEMPERATURE,
     Limit,
     check_model_size,
+)
+from .novelty import NameIndex
+from .probe import (
+    FRAMES_PER_RUN,
+    VALIDATION_SIZE,
+    mean_loss,
+    probe_interval,
+    validation_documents,
 )
 from .sampler import Sampler
 from .trainer import Trainer
@@ -76,6 +85,11 @@ def add_config_arguments(parser):
         parser.add_argument(flag, type=number(SETTINGS[field]),
                             help=f"model size (default {getattr(DEFAULTS, field)}; at most "
                                  f"{MAX_PARAMS:,} parameters in all)")
+    parser.add_argument("--val-fraction", type=number(FRACTION), metavar="F",
+                        help="hold out this share of the documents (the last F after the "
+                             "shuffle) and measure the loss on up to "
+                             f"{VALIDATION_SIZE} of them every 1/{FRAMES_PER_RUN} of the run "
+                             "(default 0: none held out, the reference run)")
     parser.add_argument("--load", metavar="PATH",
                         help="continue from this checkpoint (its settings and vocabulary; "
                              "--data must have the same characters)")
@@ -143,7 +157,8 @@ def trainer_from_args(args, on_stage=None):
         except ValueError as error:
             raise ValueError(f"{error} (give a smaller --n-layer, --n-embd or "
                              f"--block-size)") from None
-        return Trainer(config, docs, on_stage=on_stage, tokenizer=tokenizer), []
+        return Trainer(config, docs, on_stage=on_stage, tokenizer=tokenizer,
+                       val_fraction=args.val_fraction or 0.0), []
     checkpoint = read_checkpoint(args.load)
     conflicts = [
         f"{flag} {getattr(args, dest)} (checkpoint: {getattr(checkpoint.config, field)})"
@@ -151,6 +166,10 @@ def trainer_from_args(args, on_stage=None):
         if getattr(args, dest) is not None
         and getattr(args, dest) != getattr(checkpoint.config, field)
     ]
+    # Holding out other documents than the saved run did would train on names it measured.
+    if args.val_fraction is not None and args.val_fraction != checkpoint.val_fraction:
+        conflicts.append(f"--val-fraction {args.val_fraction} (checkpoint: "
+                         f"{checkpoint.val_fraction})")
     if conflicts:
         raise ValueError(f"{', '.join(conflicts)} contradicts checkpoint {args.load}: --load "
                          f"takes the model and training settings from the checkpoint")
@@ -211,16 +230,25 @@ def train_and_sample(args, out, progress):
     trainer, losses = trainer_from_args(args, progress.stage)
     progress.finish("done")
     config = trainer.config
-    print(f"num docs: {len(trainer.docs)}", file=out)
+    print(f"num docs: {trainer.n_shuffled}", file=out)
     print(f"vocab size: {trainer.tokenizer.vocab_size}", file=out)
     print(f"num params: {trainer.num_params}", file=out)
+    validation = validation_documents(trainer.validation_docs)
+    every = probe_interval(config.num_steps)
+    if validation:
+        print(f"validation: {len(trainer.validation_docs)} docs held out; val = mean loss "
+              f"on {len(validation)} of them every {every} steps", file=out)
     if args.load is not None:
         print(f"checkpoint: loaded step {trainer.step_count} from {args.load}", file=out)
     while not trainer.finished:
         result = checked_step(trainer)
         losses.append(result.loss)
-        print(f"step {result.step:4d} / {config.num_steps:4d} | loss {result.loss:.4f}",
-              file=out, flush=True)
+        line = f"step {result.step:4d} / {config.num_steps:4d} | loss {result.loss:.4f}"
+        if validation and result.step % every == 0:
+            # Float forward passes on a snapshot: training's random stream is not touched.
+            val = mean_loss(validation, trainer.weights(), trainer.tokenizer, config)
+            line += f" | val {val:.4f}"
+        print(line, file=out, flush=True)
     if args.save is not None:
         # Saved before sampling, so a run loaded from it samples the same names as this one.
         save_checkpoint(args.save, trainer, losses)
@@ -229,8 +257,15 @@ def train_and_sample(args, out, progress):
     # The reference samples from the same stream that shuffled the data and drew the weights.
     sampler = Sampler(trainer.weights(), trainer.tokenizer, config,
                       temperature=args.temperature, top_k=args.top_k, rng=trainer.rng)
+    samples = []
     for index in range(args.samples):
-        print(f"sample {index + 1:2d}: {sampler.sample()}", file=out, flush=True)
+        samples.append(sampler.sample())
+        print(f"sample {index + 1:2d}: {samples[-1]}", file=out, flush=True)
+    if samples:
+        # On stderr: stdout stays the reference's log, byte for byte.
+        new = NameIndex(trainer.docs).count_new(samples)
+        print(f"{new} of {len(samples)} samples are new names (not in the training data)",
+              file=sys.stderr, flush=True)
     return 0
 
 

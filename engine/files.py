@@ -136,6 +136,13 @@ def signals_raise(signals=TERMINATING_SIGNALS):
             signal.signal(number, signal.SIG_IGN)
         raise Terminated(signum)
 
+    with signal_handler(signals, handler):
+        yield
+
+
+@contextmanager
+def signal_handler(signals, handler):
+    """`handler` for each of `signals` inside the block; their previous handlers after it."""
     previous = {number: signal.signal(number, handler) for number in signals}
     try:
         yield

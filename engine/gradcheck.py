@@ -85,7 +85,7 @@ def with_weight(weights, name, row, col, value):
 
 def check_gradients(weights, tokens, config, count=CHECKED_WEIGHTS, seed=0, h=STEP):
     """Check `count` seeded weights of the loss on `tokens` ([BOS] + doc + [BOS])."""
-    _, params, _ = document_graph(weights, tokens, config, FUSED_OPS)
+    params = document_graph(weights, tokens, config, FUSED_OPS).params
     checks = []
     for name, row, col in pick_weights(weights, count, seed):
         weight = weights[name][row][col]

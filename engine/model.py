@@ -157,49 +157,69 @@ def check_ablation(ablate, config):
                              f"in 0..{config.n_layer - 1} and head in 0..{config.n_head - 1}")
 
 
-def gpt(token_id, pos_id, kv_cache, params, config, ops, ablate=NO_ABLATION):
+def gpt(token_id, pos_id, kv_cache, params, config, ops, ablate=NO_ABLATION, trace=None,
+        patch_heads=None):
     """Logits for the next token, and the attention weights [layer][head][key_pos].
 
     Appends this position's key and value vectors to `kv_cache[layer]` as a (key, value)
     pair; the cache holds graph nodes, so gradients flow back into every cached entry.
     A head in `ablate` (a set of (layer, head) pairs) still attends, and its weights are
     returned, but its output is multiplied by zero before the output projection.
+    `patch_heads`, a mapping of (layer, head) to a head output (head_dim numbers, e.g. the
+    same head's output on another name), puts that output in place of the head's own at this
+    position (engine.attribution's counterfactuals); the head's attention is still returned.
+    `trace`, a dict, is given every vector the pass computes on its way (engine.anatomy reads
+    them): "embedded" and "normed", then "layers", one dict per layer named as below.
     """
     head_dim = config.head_dim
     scale = (head_dim**0.5) ** -1
-    x = [t + p for t, p in zip(params["wte"][token_id], params["wpe"][pos_id])]
-    x = rmsnorm(x, ops)
+    embedded = [t + p for t, p in zip(params["wte"][token_id], params["wpe"][pos_id])]
+    x = rmsnorm(embedded, ops)
+    if trace is not None:
+        trace.update(embedded=embedded, normed=x, layers=[])
     attention = []
     for li in range(config.n_layer):
         layer = f"layer{li}."
         x_residual = x
-        x = rmsnorm(x, ops)
-        q = ops.linear(x, params[layer + "attn_wq"])
-        k = ops.linear(x, params[layer + "attn_wk"])
-        v = ops.linear(x, params[layer + "attn_wv"])
+        x_norm = rmsnorm(x, ops)
+        q = ops.linear(x_norm, params[layer + "attn_wq"])
+        k = ops.linear(x_norm, params[layer + "attn_wk"])
+        v = ops.linear(x_norm, params[layer + "attn_wv"])
         cache = kv_cache[li]
         cache.append((k, v))
         x_attn = []
         head_weights = []
+        head_logits = []
         for h in range(config.n_head):
             lo, hi = h * head_dim, (h + 1) * head_dim
             q_h = q[lo:hi]
             attn_logits = [ops.dot(q_h, key[lo:hi]) * scale for key, _ in cache]
             attn_weights = softmax(attn_logits, ops)
             head_weights.append(attn_weights)
+            if trace is not None:
+                head_logits.append(attn_logits)
             head_out = [ops.dot(attn_weights, [value[j] for _, value in cache])
                         for j in range(lo, hi)]
             if ablate and (li, h) in ablate:
                 head_out = [out * 0.0 for out in head_out]
+            elif patch_heads and (li, h) in patch_heads:
+                head_out = list(patch_heads[li, h])
             x_attn.extend(head_out)
         attention.append(head_weights)
-        x = ops.linear(x_attn, params[layer + "attn_wo"])
-        x = [a + b for a, b in zip(x, x_residual)]
-        x_residual = x
-        x = rmsnorm(x, ops)
-        x = [ops.relu(xi) for xi in ops.linear(x, params[layer + "mlp_fc1"])]
-        x = ops.linear(x, params[layer + "mlp_fc2"])
-        x = [a + b for a, b in zip(x, x_residual)]
+        attn_out = ops.linear(x_attn, params[layer + "attn_wo"])
+        x = [a + b for a, b in zip(attn_out, x_residual)]
+        mlp_residual = x
+        mlp_norm = rmsnorm(x, ops)
+        hidden = ops.linear(mlp_norm, params[layer + "mlp_fc1"])
+        activated = [ops.relu(z) for z in hidden]
+        mlp_out = ops.linear(activated, params[layer + "mlp_fc2"])
+        x = [a + b for a, b in zip(mlp_out, mlp_residual)]
+        if trace is not None:
+            trace["layers"].append(dict(
+                x_in=x_residual, x_norm=x_norm, q=q, k=k, v=v, attn_logits=head_logits,
+                attn_weights=head_weights, x_attn=x_attn, attn_out=attn_out,
+                x_mid=mlp_residual, mlp_norm=mlp_norm, hidden=hidden, activated=activated,
+                mlp_out=mlp_out, x_out=x))
     return ops.linear(x, params["lm_head"]), attention
 
 
@@ -215,17 +235,23 @@ class DocumentForward:
     kv_cache: list  # [layer][pos] -> (key, value)
 
 
-def forward_positions(tokens, params, config, ops, ablate=NO_ABLATION):
+def forward_positions(tokens, params, config, ops, ablate=NO_ABLATION, traces=None):
     """`forward_document` one position at a time: yields the same, growing DocumentForward
-    after each position; its loss is set before the last yield."""
+    after each position; its loss is set before the last yield. `traces`, a list, is given
+    gpt()'s trace of each position (engine.graph reads them to say where each node comes
+    from)."""
     if ablate:
         check_ablation(ablate, config)
     ops = ops.for_one_pass()
     n = min(config.block_size, len(tokens) - 1)
     forward = DocumentForward(None, [], [], [], [], [[] for _ in range(config.n_layer)])
     for pos_id in range(n):
+        trace = None
+        if traces is not None:
+            trace = {}
+            traces.append(trace)
         logits, pos_attention = gpt(tokens[pos_id], pos_id, forward.kv_cache, params, config,
-                                    ops, ablate)
+                                    ops, ablate, trace)
         probs = softmax(logits, ops)
         forward.position_losses.append(-ops.log(probs[tokens[pos_id + 1]]))
         forward.logits.append(logits)
@@ -236,8 +262,8 @@ def forward_positions(tokens, params, config, ops, ablate=NO_ABLATION):
         yield forward
 
 
-def forward_document(tokens, params, config, ops, ablate=NO_ABLATION):
+def forward_document(tokens, params, config, ops, ablate=NO_ABLATION, traces=None):
     """Mean next-token loss over the first min(block_size, len(tokens) - 1) positions,
-    with the heads in `ablate` zeroed (see gpt)."""
-    *_, forward = forward_positions(tokens, params, config, ops, ablate)
+    with the heads in `ablate` zeroed (see gpt); `traces` as in forward_positions."""
+    *_, forward = forward_positions(tokens, params, config, ops, ablate, traces)
     return forward

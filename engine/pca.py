@@ -1,12 +1,15 @@
 """Principal component analysis in pure Python: power iteration with deflation.
 
-Good enough for the few dozen short vectors of a token embedding table: the covariance matrix
-is n_embd × n_embd, and each component is the fixed point of "multiply by the covariance and
-normalise", found after removing the components already found.
+Good enough for the few dozen (or few hundred) short vectors of a token embedding table: the
+covariance matrix is n_embd × n_embd, and each component is the fixed point of "multiply by
+the covariance and normalise", found after removing the components already found.
 """
 
 import math
 from dataclasses import dataclass
+from operator import mul
+
+from .probe import stop_if_cancelled
 
 
 @dataclass(frozen=True)
@@ -24,13 +27,15 @@ class Projection:
         return tuple(variance / self.total_variance for variance in self.variances)
 
 
-def covariance(centred):
+def covariance(centred, cancelled=None):
     n = len(centred)
-    dim = len(centred[0])
-    return [
-        [math.fsum(row[i] * row[j] for row in centred) / n for j in range(dim)]
-        for i in range(dim)
-    ]
+    # Column by column, each sum one C-level map: about 4 times as fast as a generator.
+    columns = list(zip(*centred))
+    matrix = []
+    for column in columns:
+        stop_if_cancelled(cancelled)
+        matrix.append([math.fsum(map(mul, column, other)) / n for other in columns])
+    return matrix
 
 
 def mat_vec(matrix, vector):
@@ -57,11 +62,23 @@ def top_eigenvector(matrix, iterations, tolerance):
         if change < tolerance:
             break
     eigenvalue = math.fsum(a * b for a, b in zip(vector, mat_vec(matrix, vector)))
-    # An eigenvector's sign is arbitrary; pin it (largest entry positive) so that a plot
-    # redrawn as training moves the data does not flip back and forth.
-    if max(vector, key=abs) < 0:
-        vector = [-x for x in vector]
     return vector, eigenvalue
+
+
+def dot(a, b):
+    return math.fsum(map(mul, a, b))
+
+
+def pinned(axis, previous=None):
+    """The axis with its arbitrary sign pinned: pointing the way `previous` (the same axis
+    of an earlier projection) pointed, or else with its largest entry positive. A plot
+    redrawn as training moves the data then does not flip: pinning the largest entry alone
+    flips the axis whenever another entry becomes the largest with the other sign."""
+    if previous is not None:
+        flip = dot(axis, previous) < 0
+    else:
+        flip = max(axis, key=abs) < 0
+    return [-x for x in axis] if flip else axis
 
 
 def deflate(matrix, vector, eigenvalue):
@@ -72,8 +89,12 @@ def deflate(matrix, vector, eigenvalue):
     ]
 
 
-def pca(rows, k=2, iterations=500, tolerance=1e-12):
-    """Project `rows` (equal-length sequences of numbers) onto their top `k` principal axes."""
+def pca(rows, k=2, iterations=500, tolerance=1e-12, previous_axes=(), cancelled=None):
+    """Project `rows` (equal-length sequences of numbers) onto their top `k` principal axes.
+
+    `previous_axes`, the axes of an earlier projection of similar rows, pin each axis's sign
+    (see `pinned`). `cancelled`, a callable without arguments, is asked as the work goes on;
+    when it returns True the projection raises engine.probe.Cancelled."""
     rows = [list(map(float, row)) for row in rows]
     if not rows or not rows[0]:
         raise ValueError("pca needs at least one non-empty row")
@@ -84,15 +105,16 @@ def pca(rows, k=2, iterations=500, tolerance=1e-12):
         raise ValueError(f"k must be between 1 and {dim}, got {k}")
     means = [math.fsum(column) / len(rows) for column in zip(*rows)]
     centred = [[x - mean for x, mean in zip(row, means)] for row in rows]
-    matrix = covariance(centred)
+    matrix = covariance(centred, cancelled)
     total = math.fsum(matrix[i][i] for i in range(dim))
     axes, variances = [], []
-    for _ in range(k):
+    for i in range(k):
+        stop_if_cancelled(cancelled)
         axis, variance = top_eigenvector(matrix, iterations, tolerance)
+        axis = pinned(axis, previous_axes[i] if i < len(previous_axes) else None)
         axes.append(tuple(axis))
         variances.append(max(0.0, variance))
         matrix = deflate(matrix, axis, variance)
-    points = tuple(
-        tuple(math.fsum(a * b for a, b in zip(row, axis)) for axis in axes) for row in centred
-    )
+    stop_if_cancelled(cancelled)
+    points = tuple(tuple(dot(row, axis) for axis in axes) for row in centred)
     return Projection(points, tuple(axes), tuple(variances), total)

@@ -18,10 +18,15 @@ def surprisal_bits(p):
     return -math.log2(p) if p > 0 else math.inf
 
 
+def divide_by_temperature(logits, temperature):
+    """logits / temperature, computed as the reference does (each z * temperature ** -1)."""
+    return [z * temperature**-1 for z in logits]
+
+
 def next_token_probs(logits, temperature, top_k=None):
     """softmax(logits / temperature), then, with `top_k`, only the k most likely tokens kept
     (the rest 0) and renormalised: the distribution the next token is drawn from."""
-    probs = softmax([z * temperature**-1 for z in logits], FLOAT_OPS)
+    probs = softmax(divide_by_temperature(logits, temperature), FLOAT_OPS)
     if top_k is None or top_k >= len(probs):
         return probs
     ranked = sorted(range(len(probs)), key=lambda i: -probs[i])[:top_k]

@@ -80,13 +80,17 @@ def serve(args, argv):
     host = args.host or DEFAULT_HOST
     port = args.port or DEFAULT_PORT
     with socket.socket() as probe:
+        # As the server binds: a port held only by a closed connection's TIME_WAIT is free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError as error:
             raise ValueError(f"cannot serve on {host}:{port}: "
                              f"{error.strerror or error}") from None
     app_argv = strip_serve_flags(argv)
-    command = shlex.join([sys.executable, "-m", "microgpt_tui", *app_argv])
+    # textual-serve runs the command through /bin/sh, which stays as the app's parent unless
+    # it is told to exec: a SIGTERM to what ps shows as the app would end only that shell.
+    command = "exec " + shlex.join([sys.executable, "-m", "microgpt_tui", *app_argv])
     Server(command, host=host, port=port, title=PROG).serve()
     return 0
 
@@ -142,8 +146,14 @@ def run_app(args, progress):
     # Textual reads its frame rate when it is first imported: in build_app.
     os.environ.setdefault("TEXTUAL_FPS", str(FRAME_RATE))
     app = build_app(args, progress)
+    from .served import ServedDriver, WebDriver
+    from .signals import exit_on_signals
+
+    if issubclass(app.driver_class, WebDriver):  # run by textual-serve for one browser
+        app.driver_class = ServedDriver
     prepare_interpreter(app)
-    app.run()
+    with exit_on_signals(app):
+        app.run()
     return app.return_code or 0
 
 

@@ -21,6 +21,7 @@ from .keys import BINDINGS, palette_commands
 from .messages import Reported
 from .run import RunStore
 from .screens.ablation import AblationScreen
+from .screens.anatomy import AnatomyScreen
 from .screens.embedding import EmbeddingScreen
 from .screens.filmstrip import FilmstripScreen
 from .screens.force import ForceTokenScreen, vocabulary_hint
@@ -31,14 +32,16 @@ from .screens.help import HelpScreen
 from .screens.inspect import InspectScreen
 from .screens.optimizer import OptimizerScreen
 from .screens.stages import StagesScreen
+from .screens.timelapse import TimelapseScreen
 from .training import Command, SaveCheckpoint, TrainingLoop
 from .widgets.panes import Panes
 
 MIN_WIDTH, MIN_HEIGHT = 80, 24
 # The views a key opens with no more than the store: the name in its binding's view('...').
 VIEWS = {"graph": GraphScreen, "gradient check": GradientCheckScreen, "inspect": InspectScreen,
-         "heads": HeadsScreen, "optimizer": OptimizerScreen, "embedding": EmbeddingScreen,
-         "filmstrip": FilmstripScreen}
+         "anatomy": AnatomyScreen, "heads": HeadsScreen, "optimizer": OptimizerScreen,
+         "embedding": EmbeddingScreen, "filmstrip": FilmstripScreen,
+         "timelapse": TimelapseScreen}
 
 
 class MicrogptApp(App):
@@ -135,7 +138,8 @@ class MicrogptApp(App):
         # The vocabulary is also on the loss pane, so it is the first thing to go when narrow;
         # then the dataset makes room for the parity badge (which only names.txt gets).
         badge = self.store.parity_badge
-        parts = [self.dataset_name, f"{self.store.n_docs:,} docs"]
+        held_out = f" + {self.store.held_out:,} held out" if self.store.held_out else ""
+        parts = [self.dataset_name, f"{self.store.n_docs:,} docs{held_out}"]
         if width >= (110 if badge else 100):
             parts.append(f"vocab {self.store.tokenizer.vocab_size}")
         if badge and width < 100:
@@ -273,6 +277,11 @@ class MicrogptApp(App):
                         "training step first.", severity="warning")
         else:
             self.show_view(view_type)
+
+    def action_anatomy(self, section):
+        """The anatomy view with its logit attribution or its counterfactual open."""
+        self.show_view(AnatomyScreen)
+        self.screen.open_section(section)
 
     def action_help(self):
         self.show_view(HelpScreen, lambda: HelpScreen(self.BINDINGS))

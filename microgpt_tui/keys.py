@@ -42,6 +42,15 @@ BINDINGS = [
             tooltip=f"Save a checkpoint (to --save PATH, else {DEFAULT_CHECKPOINT})"),
     Binding("e", "export", "export", show=False,
             tooltip="Export loss.csv, trace.json (the last step) and screen.svg"),
+    Binding("A", "view('anatomy')", "anatomy", show=False,
+            tooltip="Anatomy: one position of a name through every stage of gpt(), in "
+                    "real numbers"),
+    Binding("D", "anatomy('attribution')", "logit attribution", key_display="D", show=False,
+            tooltip="Logit attribution: the next letter's logit split into what the "
+                    "embeddings, each head and each MLP wrote (in the anatomy view, d)"),
+    Binding("C", "anatomy('counterfactual')", "counterfactual", key_display="C", show=False,
+            tooltip="Counterfactual: change one letter of the name, or patch one head in "
+                    "from another name; next letters and attention beside the original"),
     Binding("G", "view('graph')", "graph", show=False,
             tooltip="The last trained name's autograd graph, and a walk down it from the loss"),
     Binding("g", "view('gradient check')", "gradcheck", show=False, tooltip="Gradient check: "
@@ -65,6 +74,9 @@ BINDINGS = [
     Binding("p", "view('filmstrip')", "probe filmstrip", show=False,
             tooltip=f"Probe filmstrip: loss on {PROBE_SIZE} fixed names and "
                     f"{SAMPLE_COUNT} samples, every N steps"),
+    Binding("T", "view('timelapse')", "attention time-lapse", key_display="T", show=False,
+            tooltip="Attention time-lapse: one probe name's attention, every head, at each "
+                    "filmstrip frame (←/→ scrub)"),
     # Learners press ctrl+c to leave a terminal program; Textual would only explain ctrl+q.
     Binding("ctrl+c", "quit", "quit", show=False, priority=True),
 ]

@@ -8,6 +8,7 @@ from textual.message import Message
 
 from engine import StepResult, StepStage
 from engine.probe import ProbeRecord
+from engine.timelapse import AttentionFrame
 from engine.trace import OptimizerSnapshot
 
 
@@ -40,6 +41,8 @@ class RunSnapshot:
     finished: bool
     stage: StepStage | None = None  # the stage of a staged step this report ran
     probe: ProbeRecord | None = None  # the probe filmstrip's frame measured for this report
+    attention: AttentionFrame | None = None  # the time-lapse's frame, with the probe's
+    validation: tuple | None = None  # (step, validation loss) measured for this report
     optimizer: OptimizerSnapshot | None = None  # only while a view follows the optimizer
     event: Event | None = None
     detail: str = ""  # the event's path or reason

@@ -8,13 +8,16 @@ attributes and never read the trainer or the worker; commands go down through th
 
 import random
 from enum import Enum
+from functools import partial
 from pathlib import Path
 
 from textual.signal import Signal
+from textual.worker import get_current_worker
 
 from engine import BigramCounts, Sampler, count_truncated
 from engine.ablation import probe_set
 from engine.limits import MAX_TEMPERATURE, MIN_TEMPERATURE, TEMPERATURE_DECIMALS
+from engine.novelty import NameIndex
 from engine.reference import ParityCheck, is_reference_run
 
 from .messages import Event, RunSnapshot
@@ -27,6 +30,19 @@ TOP_K_CHOICES = (None, 1, 2, 3, 5, 10)  # what k steps through (None: every toke
 # ones in a thread worker, in batches of documents.
 MEASURE_INLINE_PAIRS = 2_000_000
 MEASURE_BATCH_DOCS = 100_000
+# The attention time-lapse keeps at most this many frames: a frame is n_layer x n_head x
+# n(n+1)/2 floats for a name of n positions (144 on the default model, ~1,400 or ~50 kB as
+# tuples with 8 layers of 4 heads). A run has 21 frames (probe_interval) and would never need
+# the cap; it bounds the memory of a TrainingLoop given a short probe_every on a long run.
+MAX_ATTENTION_FRAMES = 200
+
+
+def thinned(frames):
+    """Every other frame from the first, and the newest: past MAX_ATTENTION_FRAMES the
+    time-lapse keeps the whole run at half the density (step 0 and the newest stay)."""
+    if len(frames) <= MAX_ATTENTION_FRAMES:
+        return frames
+    return [*frames[:-1][::2], frames[-1]]
 
 
 class Change(Enum):
@@ -36,10 +52,12 @@ class Change(Enum):
     REWOUND = "rewound"  # a step was undone
     STATE = "state"  # running, finished or diverged
     STAGE = "stage"  # a stage of a staged step ran, or the staged step was dropped
-    PROBE = "probe"  # the filmstrip gained (or, on an undo, lost) frames
+    PROBE = "probe"  # the filmstrip and the time-lapse gained (or, on an undo, lost) frames
     OPTIMIZER = "optimizer"  # a new optimizer snapshot
     SAMPLE = "sample"  # the sample in progress or the temperature
     BIGRAM = "bigram"  # the bigram baseline's count advanced or finished
+    VALIDATION = "validation"  # the validation loss gained (or, on an undo, lost) points
+    NOVELTY = "novelty"  # the finished sample was looked up among the training names
 
 
 def clamp_temperature(value):
@@ -103,6 +121,7 @@ class RunStore:
                  top_k=None):
         """`owner`: the app, which the signal belongs to; `send`: queues a command for the
         training worker. The trainer is read here once, before the worker owns it."""
+        self.owner = owner
         self.changed = Signal(owner, "run-changed")
         self.send = send
         self.config = trainer.config
@@ -110,6 +129,8 @@ class RunStore:
         # Shared, not copied (7 million names would cost 0.2 s and 56 MB): the Trainer
         # shuffled its list once and never changes it again.
         self.docs = trainer.docs
+        self.n_shuffled = trainer.n_shuffled  # the held-out documents too (--val-fraction)
+        self.held_out = len(trainer.validation_docs)
         self.num_params = trainer.num_params
         self.probe_set = probe_set(trainer.docs)  # the ablation's fixed names
         self.probe_every = probe_every  # the filmstrip's interval and names
@@ -127,10 +148,15 @@ class RunStore:
         self.finished = False
         self.stage = None  # the newest StepStage of a staged step, for the stages view
         self.probes = []  # every ProbeRecord so far, oldest first
+        self.attention_frames = []  # the time-lapse's AttentionFrames, oldest first, thinned
+        self.validation = ()  # (step, validation loss) of every measurement, oldest first
         self.optimizer = None  # the newest OptimizerSnapshot, while a view follows it
         self.optimizer_followers = 0
         self.bigram = None  # the bigram baseline's loss, None while it is counted
+        self.bigram_model = None  # its BigramModel (per-position losses), once counted
         self.bigram_progress = 0.0
+        self.name_index = None  # the training names, indexed at the first finished sample
+        self.novelty = None  # the finished sample's Nearest training name, once looked up
         self.sampling = SamplingSession(self.tokenizer, self.config, temperature, top_k)
         # While True the attention and KV panes show the last training step, else the sample.
         self.showing_training = True
@@ -157,8 +183,8 @@ class RunStore:
     def measure_dataset(self, truncated, counted, cancelled=lambda: False):
         """Count the documents too long for block_size (`truncated(count)`) and the bigram
         baseline, batch by batch (`counted(fraction done)`, and at the end
-        `counted(1.0, loss)`). Plain computation on the immutable docs: a worker may run
-        it, with `cancelled` to stop it between batches and callbacks that reach the main
+        `counted(1.0, loss, model)`). Plain computation on the immutable docs: a worker may
+        run it, with `cancelled` to stop it between batches and callbacks that reach the main
         thread."""
         block_size = self.config.block_size
         truncated(count_truncated(self.docs, block_size))
@@ -169,7 +195,7 @@ class RunStore:
             counts.add(self.docs[start:start + MEASURE_BATCH_DOCS])
             if counts.n_docs < self.n_docs:
                 counted(counts.n_docs / self.n_docs)
-        counted(1.0, counts.loss())
+        counted(1.0, counts.loss(), counts.model())
 
     @property
     def lr(self):
@@ -201,6 +227,20 @@ class RunStore:
         if snapshot.probe is not None:
             self.probes.append(snapshot.probe)
             changes.add(Change.PROBE)
+        if self.attention_frames and self.attention_frames[-1].step > snapshot.step:
+            self.attention_frames = [frame for frame in self.attention_frames
+                                     if frame.step <= snapshot.step]
+            changes.add(Change.PROBE)
+        if snapshot.attention is not None:
+            self.attention_frames = thinned([*self.attention_frames, snapshot.attention])
+            changes.add(Change.PROBE)
+        if self.validation and self.validation[-1][0] > snapshot.step:
+            self.validation = tuple(point for point in self.validation
+                                    if point[0] <= snapshot.step)
+            changes.add(Change.VALIDATION)
+        if snapshot.validation is not None:
+            self.validation += (snapshot.validation,)
+            changes.add(Change.VALIDATION)
         if snapshot.optimizer is not None:
             self.optimizer = snapshot.optimizer
             changes.add(Change.OPTIMIZER)
@@ -260,12 +300,40 @@ class RunStore:
     def sample(self, until_done=False, force=None):
         """The next letter of the sample (a new one if none is under way); a ValueError or
         ArithmeticError says the weights cannot be sampled from."""
+        if self.sampling.sampler is None or self.sampling.sampler.done:
+            self.novelty = None  # a new sample starts
         self.sampling.advance(self.weights, until_done, force)
         self.showing_training = False
         self.publish({Change.SAMPLE})
+        if self.sampling.sampler.done:
+            self.look_up_novelty(self.sampling.sampler.text)
+
+    def look_up_novelty(self, name):
+        """Is the finished sample a training name, and if not, which is nearest? Looked up
+        once per sample, in a thread worker: a name far from every training name is compared
+        with thousands of them (~0.2 s on names.txt)."""
+        self.novelty = None
+        if not self.owner.is_running:
+            return  # a store on its own (a test): no app to run the worker, no pane to show it
+        self.owner.run_worker(partial(self.find_nearest, name), thread=True, group="novelty",
+                              exclusive=True, exit_on_error=False)
+
+    def find_nearest(self, name):
+        if self.name_index is None:
+            self.name_index = NameIndex(self.docs)
+        nearest = self.name_index.nearest(name)
+        if not get_current_worker().is_cancelled:
+            self.owner.call_from_thread(self.novelty_found, nearest)
+
+    def novelty_found(self, nearest):
+        sampler = self.sampling.sampler
+        if sampler is not None and sampler.done and sampler.text == nearest.sample:
+            self.novelty = nearest
+            self.publish({Change.NOVELTY})
 
     def new_sample(self):
         self.sampling.start(self.weights)
+        self.novelty = None
         self.showing_training = False
         self.publish({Change.SAMPLE})
 
@@ -286,7 +354,7 @@ class RunStore:
         if not self.optimizer_followers:
             self.optimizer = None  # it would be stale by the time a view opens again
 
-    def bigram_counted(self, progress, loss=None):
-        """The dataset measurement's progress: `loss` once the count is done."""
-        self.bigram_progress, self.bigram = progress, loss
+    def bigram_counted(self, progress, loss=None, model=None):
+        """The dataset measurement's progress: `loss` and `model` once the count is done."""
+        self.bigram_progress, self.bigram, self.bigram_model = progress, loss, model
         self.publish({Change.BIGRAM})

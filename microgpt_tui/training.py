@@ -21,11 +21,22 @@ from itertools import chain
 from types import MappingProxyType
 
 from engine.checkpoint import save_checkpoint
-from engine.probe import probe, probe_documents, probe_interval
+from engine.probe import (
+    mean_loss,
+    probe_documents,
+    probe_interval,
+    probe_slices,
+    validation_documents,
+)
+from engine.timelapse import attention_frame, watched_name
 
 from .messages import Event, Reported, RunSnapshot
 
 HISTORY_LENGTH = 50
+# A probe is measured in slices (a document or a sample each) between commands, for at most
+# this long at a time (at least one slice): on a big model (n_layer 8, n_embd 128) the whole
+# probe takes 19 s, which `s` and space used to wait for.
+PROBE_SLICE_TIME = 0.05
 
 
 def packed(state):
@@ -137,10 +148,17 @@ class TrainingLoop:
         self._history = deque(maxlen=HISTORY_LENGTH)
         self._staged_from = None  # the restore point before the staged step under way
         # The probe filmstrip: the model measured every `probe_every` steps (in this thread:
-        # a float forward pass over the probe names takes tens to hundreds of ms, too long for
-        # the UI thread).
+        # a float forward pass over the probe names takes tens of ms to tens of seconds, too
+        # long for the UI thread).
         self.probe_every = probe_every or probe_interval(trainer.config.num_steps)
         self.probe_docs = probe_documents(trainer.docs, trainer.config.seed)
+        # The attention time-lapse watches one of them at every frame of the filmstrip.
+        self.watched_name = watched_name(self.probe_docs)
+        # (step, slices) of each probe under way, oldest first: measured a slice at a time
+        # between commands, each on the weights snapshot of its own step.
+        self._probes = deque()
+        # With --val-fraction, the validation loss is measured with the filmstrip's frames.
+        self.validation_docs = validation_documents(trainer.validation_docs)
         # The app makes the loop on its UI thread.
         self._ui_cpu = thread_cpu_clock(threading.get_ident())
 
@@ -151,10 +169,13 @@ class TrainingLoop:
     def run(self, is_cancelled):
         """Serve commands until STOP or cancellation; train continuously while running."""
         if not is_cancelled():
-            self._probe()  # the filmstrip's first frame: the model as it starts
+            self._start_probe()  # the filmstrip's first frame: the model as it starts
+            self._measure_probes()  # all of it on a small model, before the first command
         while not is_cancelled():
             try:
-                command = self._commands.get(block=not self._running, timeout=self.IDLE_POLL)
+                # A probe under way is measured whenever no command waits.
+                command = self._commands.get(block=not (self._running or self._probes),
+                                             timeout=self.IDLE_POLL)
             except queue.Empty:
                 command = None
             if command is Command.STOP:
@@ -186,6 +207,8 @@ class TrainingLoop:
                     self._step_aside()
                 elif self._ui_cpu_used() - ui_used > self.UI_BUSY:
                     self._step_aside()
+            if self._probes:
+                self._measure_probes()
         self._report()
         self._save_pending()
 
@@ -245,6 +268,9 @@ class TrainingLoop:
             return
         (state, grads), self._latest = self._history.pop()
         self.trainer.restore_state(unpacked(state), grads)
+        # A probe of the undone step would measure weights that no longer exist.
+        self._probes = deque(probe for probe in self._probes
+                             if probe[0] <= self.trainer.step_count)
         self.loss_history.pop()  # a checkpoint saved now must not keep the undone loss
         if self._unreported:
             self._unreported.pop()  # never shown: the report's step count drops it anyway
@@ -280,19 +306,48 @@ class TrainingLoop:
         elif stage is not None:
             self.report(stage=stage)
         if self.trainer.step_count % self.probe_every == 0:
-            self._report()  # the step is shown first; the probe takes a few hundred ms
-            self._probe()
+            self._report()  # the step is shown first; the probe comes in later
+            self._start_probe()
 
     def _publish_weights(self):
         self.weights = MappingProxyType(self.trainer.weights())
 
-    def _probe(self):
-        try:
-            record = probe(self.weights, self.trainer.step_count, self.probe_docs,
-                           self.trainer.tokenizer, self.trainer.config)
-        except (ArithmeticError, ValueError):
-            return  # the weights have diverged; the loss pane already says so
-        self.report(probe=record)
+    def _start_probe(self):
+        step = self.trainer.step_count
+        self._probes.append((step, self._probe_slices(step)))
+
+    def _probe_slices(self, step):
+        """The filmstrip's probe of `step`, the time-lapse's attention frame and, with
+        --val-fraction, the validation loss, one slice (a document or a sample) at a time;
+        returns (ProbeRecord, AttentionFrame, (step, loss) or None)."""
+        weights, tokenizer, config = self.weights, self.trainer.tokenizer, self.trainer.config
+        record = yield from probe_slices(weights, step, self.probe_docs, tokenizer, config)
+        # One name's float forward: a few ms on the default model.
+        frame = attention_frame(weights, step, self.watched_name, tokenizer, config)
+        yield
+        if not self.validation_docs:
+            return record, frame, None
+        losses = []
+        for doc in self.validation_docs:
+            losses.append(mean_loss((doc,), weights, tokenizer, config))
+            yield
+        # As mean_loss over them all would sum them: the same number.
+        return record, frame, (step, math.fsum(losses) / len(losses))
+
+    def _measure_probes(self):
+        """Measure the probes under way, oldest first, for PROBE_SLICE_TIME (at least one
+        slice); report each one finished."""
+        deadline = time.monotonic() + PROBE_SLICE_TIME
+        while self._probes and time.monotonic() < deadline:
+            _, slices = self._probes[0]
+            try:
+                next(slices)
+            except StopIteration as done:
+                self._probes.popleft()
+                record, frame, validation = done.value
+                self.report(probe=record, attention=frame, validation=validation)
+            except (ArithmeticError, ValueError):
+                self._probes.popleft()  # the weights have diverged; the loss pane says so
 
     def _save(self, path):
         try:
@@ -328,7 +383,8 @@ class TrainingLoop:
             self.report()
         self._last_report = time.monotonic()
 
-    def snapshot(self, event=None, detail="", stage=None, probe=None):
+    def snapshot(self, event=None, detail="", stage=None, probe=None, validation=None,
+                 attention=None):
         """The run as it is now, with the losses not yet reported. Called by the worker only,
         except once by the app before the worker starts."""
         snapshot = RunSnapshot(
@@ -340,6 +396,8 @@ class TrainingLoop:
             finished=self.trainer.finished,
             stage=stage,
             probe=probe,
+            attention=attention,
+            validation=validation,
             optimizer=self.trainer.optimizer_snapshot() if self._following_optimizer else None,
             event=event,
             detail=detail,
@@ -347,6 +405,7 @@ class TrainingLoop:
         self._unreported = []
         return snapshot
 
-    def report(self, event=None, detail="", stage=None, probe=None):
-        self._post(Reported(self.snapshot(event, detail, stage, probe)))
+    def report(self, event=None, detail="", stage=None, probe=None, validation=None,
+               attention=None):
+        self._post(Reported(self.snapshot(event, detail, stage, probe, validation, attention)))
         self._last_report = time.monotonic()

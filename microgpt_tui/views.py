@@ -23,6 +23,11 @@ class KVCacheView:
     grads: tuple | None  # same shape, after a training step's backward; None while sampling
     newest: int | None = None  # while sampling, the position the last token appended
 
+    @property
+    def head_dim(self):
+        """Components of a key (or value) per head."""
+        return len(self.cache[0][0][0]) // self.n_head
+
 
 def labels_of(tokens, tokenizer):
     return tuple(tokenizer.label(token) for token in tokens)

@@ -36,10 +36,12 @@ class AblationScreen(RunView, ModalScreen):
         self.probe = store.probe_set
         self.pair = (layer, head)  # Screen has a `layer` of its own (CSS layers)
         self.temperature = store.sampling.temperature
+        # The store's step and weights come from one snapshot: this is the step they are.
         steps = store.step
-        # While training runs, the weights may be a step or two ahead of the loss pane.
-        self.weights_label = "The newest weights (training is running)" if store.running else (
-            f"Weights after step {steps}" if steps else "The initial weights (no step yet)")
+        self.weights_label = (f"Weights after step {steps}" if steps else
+                              "The initial weights (no step yet)")
+        if store.running:
+            self.weights_label += " (training goes on; this view does not follow it)"
         self.comparison = None
 
     @property

@@ -6,6 +6,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
+from engine.inspection import unknown_characters
+
 # Enough of the vocabulary to remind the learner what is allowed, on one or two lines.
 SHOWN_CHARS = 40
 
@@ -13,6 +15,16 @@ SHOWN_CHARS = 40
 def vocabulary_hint(chars):
     shown = "".join(chars)
     return shown if len(shown) <= SHOWN_CHARS else shown[: SHOWN_CHARS - 1] + "…"
+
+
+def vocabulary_refusal(name, tokenizer):
+    """Why a typed name cannot be run through the model, or "" if it can."""
+    unknown = unknown_characters(name, tokenizer)
+    if not unknown:
+        return ""
+    listed = ", ".join(map(repr, unknown))
+    return (f"{listed} {'is' if len(unknown) == 1 else 'are'} not in the vocabulary "
+            f"({vocabulary_hint(tokenizer.chars)})")
 
 
 class ForceTokenScreen(ModalScreen[str | None]):

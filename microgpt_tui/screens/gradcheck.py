@@ -14,6 +14,7 @@ from textual.containers import Vertical
 from textual.widgets import Footer, Header, Static
 from textual.worker import WorkerState
 
+from engine.anatomy import n_positions, trace_position
 from engine.gradcheck import AGREE_BELOW, CHECKED_WEIGHTS, STEP, check_gradients
 
 from ..colours import BAD, GOOD
@@ -28,7 +29,33 @@ EXPLANATION = (
 )
 
 
-def checks_table(checks):
+def units_off_everywhere(weights, tokens, config):
+    """For each layer, the MLP units whose ReLU is off at every position of the name: no
+    gradient comes back through them, so their mlp_fc1 row and mlp_fc2 column get none."""
+    positions = n_positions(tokens, config)
+    anatomies = [trace_position(weights, tokens, pos, config, 1.0) for pos in range(positions)]
+    return tuple(
+        frozenset.intersection(*(frozenset(anatomy.layers[li].dead_units)
+                                 for anatomy in anatomies))
+        for li in range(config.n_layer))
+
+
+def zero_reason(check, tokens, config, units_off, label):
+    """Why this name's loss does not depend on the weight, in a few words."""
+    positions = n_positions(tokens, config)
+    layer, _, matrix = check.name.rpartition(".")
+    if check.name == "wte" and check.row not in tokens[:positions]:
+        return f"{label(check.row)!r} is not read in this name"
+    if check.name == "wpe" and check.row >= positions:
+        return f"position {check.row} is past this name"
+    if matrix in ("mlp_fc1", "mlp_fc2"):
+        unit = check.row if matrix == "mlp_fc1" else check.col
+        if unit in units_off[int(layer.removeprefix("layer"))]:
+            return f"ReLU unit {unit} is off at every position"
+    return "the loss does not reach it"
+
+
+def checks_table(checks, reasons=None):
     table = Table(box=None, padding=(0, 1), show_edge=False)
     table.add_column("weight", no_wrap=True)
     table.add_column("backward", justify="right")
@@ -36,9 +63,10 @@ def checks_table(checks):
     table.add_column("rel. error", justify="right")
     for check in checks:
         if check.backward == check.estimate == 0:
-            # The loss does not depend on this weight for this name (e.g. another letter's
-            # embedding): both sides say so exactly.
-            table.add_row(check.label, "0", "0", Text("both 0", style="dim"))
+            # The loss does not depend on this weight for this name: both sides say so
+            # exactly, and the reason says why.
+            why = f": {reasons[check]}" if reasons and check in reasons else ""
+            table.add_row(check.label, "0", "0", Text(f"both 0{why}", style="dim"))
             continue
         error = f"{check.relative_error:.1e}"
         if check.agrees_within_rounding:
@@ -120,13 +148,19 @@ class GradientCheckScreen(RunView):
 
     @work(thread=True, exit_on_error=False)
     def run_check(self, weights, tokens, config, seed, source):
-        return source, check_gradients(weights, tokens, config, seed=seed)
+        checks = check_gradients(weights, tokens, config, seed=seed)
+        zeros = [check for check in checks if check.backward == check.estimate == 0]
+        units_off = units_off_everywhere(weights, tokens, config) if zeros else ()
+        label = self.store.tokenizer.label
+        reasons = {check: zero_reason(check, tokens, config, units_off, label)
+                   for check in zeros}
+        return source, checks, reasons
 
     def on_worker_state_changed(self, event):
         if event.state == WorkerState.SUCCESS:
-            source, self.checks = event.worker.result
+            source, self.checks, reasons = event.worker.result
             self.query_one("#gradcheck-source", Static).update(source)
-            self.query_one("#gradcheck-table", Static).update(checks_table(self.checks))
+            self.query_one("#gradcheck-table", Static).update(checks_table(self.checks, reasons))
             self.query_one("#gradcheck-verdict", Static).update(verdict(self.checks))
         elif event.state == WorkerState.ERROR:
             self.notify(f"The gradient check failed: {event.worker.error}", severity="error")

@@ -18,13 +18,13 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Footer, Header, Input, Label, Static
 from textual.worker import WorkerState
 
-from engine.inspection import initial_weights, inspect_name, unknown_characters
+from engine.inspection import initial_weights, inspect_name
 
 from ..colours import BAD, FAILED, GOOD, MARK
 from ..run import Change
 from ..widgets.attention_pairs import AttentionPair, AttentionPairs
 from ..widgets.sampling import percent
-from .force import vocabulary_hint
+from .force import vocabulary_refusal
 from .view import RunView
 
 START = "step 0"
@@ -45,6 +45,11 @@ def note(vocab_size):
         "and the numbers follow.", style="dim")
 
 
+BIGRAM = Text("Against counting pairs: each prediction's bits beside the bigram model's, "
+              "−log2 P(next | the letter read) from the dataset's letter-pair counts (the loss "
+              "pane's bigram line). Green where the model needs fewer bits than counting: "
+              "where that holds across names, it uses more than the letter it reads (the "
+              "letters before it, through attention, or the position).", style="dim")
 ATTENTION = Text("Every head's attention: rows are the letter read (the query), columns the "
                  "letters it can look at (the keys), in %.", style="dim")
 
@@ -86,6 +91,36 @@ def predictions_table(now, start, now_title, label):
     return table
 
 
+def signed_bits(bits):
+    return f"{bits:+.2f}" if math.isfinite(bits) else "+∞"
+
+
+def bigram_table(now, bigram_losses, now_title, label):
+    """The model's bits per position beside the bigram model's (`bigram_losses`, in nats),
+    their difference, and the sums."""
+    bigram_bits = [nats / math.log(2) for nats in bigram_losses]
+    total_bigram = math.fsum(bigram_bits)
+    table = Table(box=None, padding=(0, 1), collapse_padding=True, show_edge=False,
+                  show_footer=True)
+    table.add_column("pos", justify="right")
+    table.add_column("read→next", no_wrap=True, footer="sum")
+    table.add_column(f"{now_title}\nbits", justify="right",
+                     footer=shown_bits(now.total_bits))
+    table.add_column("bigram\nbits", justify="right", footer=f"{total_bigram:.2f}")
+    table.add_column("model −\nbigram", justify="right",
+                     footer=difference_cell(now.total_bits - total_bigram))
+    for i, (prediction, bits) in enumerate(zip(now.predictions, bigram_bits)):
+        table.add_row(f"{i}", f"{label(prediction.input_token)} → {label(prediction.target)}",
+                      shown_bits(prediction.bits), f"{bits:.2f}",
+                      difference_cell(prediction.bits - bits))
+    return table
+
+
+def difference_cell(difference):
+    """Green where the model needs fewer bits than counting pairs, orange where more."""
+    return Text(signed_bits(difference), style=ROSE if difference < 0 else FELL)
+
+
 def totals(inspection, title):
     if inspection is None:
         return Text(f"{title}: rebuilding the initial weights from the seed…", style="dim")
@@ -97,7 +132,7 @@ def totals(inspection, title):
 
 class InspectScreen(RunView):
     KEY = "i"
-    FOLLOWS = frozenset({Change.STEPS})
+    FOLLOWS = frozenset({Change.STEPS, Change.BIGRAM})
     REDRAW_INTERVAL = 0.25
 
     def __init__(self, store):
@@ -124,13 +159,15 @@ class InspectScreen(RunView):
                 yield Static(Text("Computing…", style="dim"), id="inspect-table")
                 yield Static(id="inspect-totals")
                 yield Static(note(self.store.tokenizer.vocab_size))
+                yield Static(BIGRAM, id="inspect-bigram-caption", classes="note")
+                yield Static(id="inspect-bigram")
                 yield Static(ATTENTION, id="inspect-attention-caption")
                 yield AttentionPairs(id="inspect-attention")
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self):
         self.query_one("#inspect").border_title = "Inspect a name"
-        self.rebuild_start_weights(self.store.config, self.store.n_docs,
+        self.rebuild_start_weights(self.store.config, self.store.n_shuffled,
                                    self.store.tokenizer.vocab_size)
 
     @work(thread=True, group="start", exit_on_error=False)
@@ -170,12 +207,7 @@ class InspectScreen(RunView):
 
     def refusal(self, name):
         """Why `name` cannot be inspected, or "" if it can."""
-        unknown = unknown_characters(name, self.store.tokenizer)
-        if not unknown:
-            return ""
-        listed = ", ".join(map(repr, unknown))
-        return (f"{listed} {'is' if len(unknown) == 1 else 'are'} not in the vocabulary "
-                f"({vocabulary_hint(self.store.tokenizer.chars)})")
+        return vocabulary_refusal(name, self.store.tokenizer)
 
     def on_input_changed(self, event: Input.Changed):
         refusal = self.refusal(event.value)
@@ -214,12 +246,21 @@ class InspectScreen(RunView):
             predictions_table(now, self.start, now_title, label))
         self.query_one("#inspect-totals", Static).update(
             Group(totals(now, now_title), totals(self.start, START)))
+        self.query_one("#inspect-bigram", Static).update(self.against_bigram(now, now_title))
         labels = tuple(map(label, now.inputs))
         self.query_one(AttentionPairs).pair = AttentionPair(
             labels, (now_title, START),
             (now.attention, self.start.attention if self.start else None))
         refusal = self.refusal(self.query_one("#inspect-name", Input).value)
         self.show_notice(self.refusal_notice(refusal) if refusal else self.cut_notice(now))
+
+    def against_bigram(self, now, now_title):
+        model = self.store.bigram_model
+        if model is None:
+            return Text(f"The bigram model is being counted "
+                        f"({self.store.bigram_progress:.0%}).", style="dim")
+        return bigram_table(now, model.position_losses(now.name), now_title,
+                            self.store.tokenizer.label)
 
     def refusal_notice(self, refusal):
         return Text(f"{refusal}: still showing {self.name_wanted!r}.", style=BAD)

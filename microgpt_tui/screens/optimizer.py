@@ -31,6 +31,16 @@ def role_of(name):
     return MATRIX_ROLES.get(name, name.split(".", 1)[-1].replace("_", " "))
 
 
+def row_labels(name, n_rows, tokenizer):
+    """The rows of wte and lm_head are letters (BOS as ·), those of wpe positions; the
+    other matrices' rows have no such names."""
+    if name in ("wte", "lm_head"):
+        return tuple(tokenizer.label(i) for i in range(n_rows))
+    if name == "wpe":
+        return tuple(str(position) for position in range(n_rows))
+    return None
+
+
 class OptimizerScreen(RunView):
     KEY = "o"
     FOLLOWS = frozenset({Change.OPTIMIZER})
@@ -68,13 +78,14 @@ class OptimizerScreen(RunView):
         if snapshot is None:
             return  # asked for: it comes with the worker's next report
         name, rows, cols, _ = snapshot.layout[self.matrix_index]
-        when = (f"after step {snapshot.step} (lr {snapshot.lr:.6f})" if snapshot.step
-                else "before the first step")
+        # The step's learning rate is under the schedule: here it would wrap at 80 columns.
+        when = f"after step {snapshot.step}" if snapshot.step else "before the first step"
         info = Text.assemble((f"{name}", "bold"), f" {rows}×{cols} · {role_of(name)} · {when}\n",
                              "] / [ next / previous matrix · colours ",
                              legend("−max", "+max", cells=7),
                              " (v: 0 to max) · esc")
         self.query_one("#optimizer-info", Static).update(info)
+        labels = row_labels(name, rows, self.store.tokenizer)
         for widget_id, title, field, signed in MAPS:
             values = getattr(snapshot, field)
             widget = self.query_one(f"#{widget_id}", MatrixMap)
@@ -86,5 +97,5 @@ class OptimizerScreen(RunView):
             matrix = snapshot.matrix(values, self.matrix_index)
             biggest = max(abs(x) for row in matrix for x in row)
             widget.border_title = f"{title} {'±' if signed else '≤'}{biggest:.2g}"
-            widget.matrix = matrix
+            widget.matrix, widget.row_labels = matrix, labels
         self.query_one(LearningRatePlot).steps_taken = snapshot.step

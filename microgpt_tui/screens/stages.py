@@ -17,6 +17,7 @@ from ..colours import BOLD_MARK
 from ..run import Change
 from ..views import kv_cache_from_stage
 from ..widgets.kv_cache import KVCacheTable
+from ..widgets.kv_cache_pane import KVCachePane
 from ..widgets.matrices import MatrixNorms
 from ..widgets.positions import PositionLosses
 from .view import RunView
@@ -47,6 +48,12 @@ def stage_banner(stage, label):
         where.append("Adam update", style=BOLD_MARK)
         what = (f"\nAdam moved every weight (‖ΔW‖) at learning rate {stage.lr:.6f}: step "
                 f"{stage.step} is done; S starts the next one")
+        if stage.step == 1:
+            # Adam's moments start at 0: after one step m̂ = g and v̂ = g², so each weight
+            # moves by lr·g/(|g| + eps), lr against its gradient's sign, whatever the size.
+            what += (f". Adam's first step: m̂ = g and v̂ = g², so every weight with a "
+                     f"gradient moved by lr·g/(|g|+eps) ≈ ±{stage.lr:g}, whatever the size of "
+                     "g: ‖ΔW‖ ≈ lr·√(how many of W's weights had a gradient)")
     return where.append(what)
 
 
@@ -55,6 +62,9 @@ class StagesScreen(RunView):
     BINDINGS = [
         Binding("S", "app.stage", "next stage", tooltip="Run the next stage of the step"),
         Binding("u", "app.undo", "undo", tooltip="Drop the step under way, or undo the last"),
+        # Also the app's: listed here so that an 80-column footer still has room for them.
+        Binding("question_mark", "app.help", "help", key_display="?"),
+        Binding("q", "app.quit", "quit"),
     ]
     CLOSE_LABEL = "back"
     FOLLOWS = frozenset({Change.STAGE})
@@ -70,8 +80,7 @@ class StagesScreen(RunView):
                 with Vertical(id="stage-matrices", classes="pane"):
                     yield MatrixNorms(param_shapes(config, tokenizer.vocab_size),
                                       id="matrix-norms")
-            with Vertical(id="stage-kv", classes="pane"):
-                yield KVCacheTable(id="stage-kv-table")
+            yield KVCachePane(KVCacheTable(id="stage-kv-table"), id="stage-kv", classes="pane")
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self):
@@ -92,8 +101,8 @@ class StagesScreen(RunView):
 
     def follow_selection(self):
         table = self.query_one(KVCacheTable)
-        table.layer, table.head = self.app.layer, self.app.head
+        table.shown_layer, table.head = self.app.layer, self.app.head
         config = self.store.config
         self.query_one("#stage-kv").border_title = (
-            f"KV cache · layer {table.layer + 1}/{config.n_layer} · "
+            f"KV cache · layer {table.shown_layer + 1}/{config.n_layer} · "
             f"head {table.head + 1}/{config.n_head}")

@@ -8,6 +8,17 @@ from .lines import TextLines
 
 LABEL_WIDTH = 2
 HEAD_GAP = 2
+# Cells grow with the pane up to this size (a short name in a big pane stays readable).
+WIDEST_CELL, TALLEST_CELL = 7, 3
+# The lines around a matrix: title, axes caption, column labels, colour legend.
+FRAME_LINES = 4
+AXES = ("rows: the position looking (query) · columns: the positions it sees (keys)",
+        "row: query (looking) · column: key (seen)", "row: query · column: key")
+
+
+def axes_caption(width):
+    """What the rows and columns are, as long as fits on one line."""
+    return Text(next((axes for axes in AXES if len(axes) <= width), AXES[-1]), style="dim")
 
 
 class AttentionMap(TextLines):
@@ -17,13 +28,19 @@ class AttentionMap(TextLines):
 
     # Not layout=True: SIZE_INPUTS re-layout only when the map's size changes (lines.py).
     view = reactive(None)
-    layer = reactive(0)
+    # Not `layer`: a widget's `layer` is the compositor layer it is drawn on.
+    shown_layer = reactive(0)
     head = reactive(0)
     all_heads = reactive(False)
-    SIZE_INPUTS = ("view", "layer", "head", "all_heads")
+    SIZE_INPUTS = ("view", "shown_layer", "head", "all_heads")
 
     def lines_inputs(self):
-        return self.view, self.layer, self.head, self.all_heads, self.size.width
+        return (self.view, self.shown_layer, self.head, self.all_heads, self.size.width,
+                self.available_height())
+
+    def available_height(self):
+        """Lines the pane has for the map without scrolling (its parent scrolls)."""
+        return self.parent.size.height if self.parent is not None else 0
 
     def render_other(self):
         return Text("Press s to take a training step: the attention of every position "
@@ -33,13 +50,18 @@ class AttentionMap(TextLines):
         view = self.view
         if view is None:
             return None
-        layer = view.weights[min(self.layer, len(view.weights) - 1)]
+        layer = view.weights[min(self.shown_layer, len(view.weights) - 1)]
         if self.all_heads:
             return [*self.all_heads_lines(view, layer), legend()]
         head = layer[min(self.head, len(layer) - 1)]
-        width = cell_width_for(self.size.width - LABEL_WIDTH, len(view.labels))
+        n = len(view.labels)
+        width = cell_width_for(self.size.width - LABEL_WIDTH, n, WIDEST_CELL)
+        # Taller cells only where wider ones are: a tall narrow cell reads as a bar.
+        height = max(1, min(TALLEST_CELL, (self.available_height() - FRAME_LINES) // n,
+                            width // 3))
         title = Text(f"{view.source}", style="bold")
-        return [title, *render_matrix(head, view.labels, view.labels, width, LABEL_WIDTH),
+        return [title, axes_caption(self.size.width),
+                *render_matrix(head, view.labels, view.labels, width, LABEL_WIDTH, height),
                 legend()]
 
     def all_heads_lines(self, view, layer):
@@ -51,7 +73,7 @@ class AttentionMap(TextLines):
         width = cell_width_for(available // per_row_needed - HEAD_GAP, n)
         block = n * width + HEAD_GAP
         per_row = max(1, available // block)
-        lines = [Text(view.source, style="bold")]
+        lines = [Text(view.source, style="bold"), axes_caption(self.size.width)]
         for first in range(0, len(layer), per_row):
             heads = range(first, min(first + per_row, len(layer)))
             header = Text(" " * LABEL_WIDTH)

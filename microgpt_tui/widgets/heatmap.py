@@ -27,9 +27,10 @@ def heat_style(value):
     return Style(bgcolor=heat_color(value), color=ink)
 
 
-def heat_cell(value, width):
-    """One cell: the value as a percentage when it fits, always its colour."""
-    if width >= 3:
+def heat_cell(value, width, labelled=True):
+    """One cell: the value as a percentage when it fits (and `labelled`), always its
+    colour."""
+    if width >= 3 and labelled:
         # Format rounding equals round()'s, and a diverged run's nan prints as "nan".
         label = f"{value * 100:>{width}.0f}"
     else:
@@ -51,8 +52,9 @@ def cell_width_for(available, n_columns, widest=3):
     return max(1, min(widest, available // max(1, n_columns)))
 
 
-def render_matrix(rows, row_labels, col_labels, cell_width, label_width=2):
+def render_matrix(rows, row_labels, col_labels, cell_width, label_width=2, cell_height=1):
     """A lower-triangular (or full) matrix: `rows[i]` may be shorter than `col_labels`.
+    A cell is `cell_height` lines tall, its number on the middle one.
 
     Missing entries (keys a causal query cannot see) are drawn as a dim dot.
     """
@@ -61,13 +63,17 @@ def render_matrix(rows, row_labels, col_labels, cell_width, label_width=2):
     for label in col_labels:
         header.append(f"{label:^{cell_width}}"[:cell_width])
     lines.append(header)
+    middle = cell_height // 2
     for label, row in zip(row_labels, rows):
-        line = Text(f"{label:<{label_width}}"[:label_width])
-        for value in row:
-            line.append_text(heat_cell(value, cell_width))
-        for _ in range(len(col_labels) - len(row)):
-            line.append(f"{'·':^{cell_width}}", style=MASKED)
-        lines.append(line)
+        for line_index in range(cell_height):
+            labelled = line_index == middle
+            line = Text(f"{label if labelled else '':<{label_width}}"[:label_width])
+            for value in row:
+                line.append_text(heat_cell(value, cell_width, labelled))
+            masked = "·" if labelled else ""
+            for _ in range(len(col_labels) - len(row)):
+                line.append(f"{masked:^{cell_width}}", style=MASKED)
+            lines.append(line)
     return lines
 
 
@@ -85,15 +91,15 @@ def pool_strongest(rows, row_block, col_block):
     ]
 
 
-def render_half_blocks(rows, unit):
-    """Two matrix rows per line of text: ▀ in the upper row's colour on the lower row's.
-    `unit` maps a value to [0, 1] on the colour ramp."""
+def render_half_blocks(rows, unit, cell_width=1):
+    """Two matrix rows per line of text: ▀ in the upper row's colour on the lower row's,
+    `cell_width` characters wide. `unit` maps a value to [0, 1] on the colour ramp."""
     lines = []
     for top in range(0, len(rows), 2):
         lower = rows[top + 1] if top + 1 < len(rows) else None
         line = Text()
         for c, value in enumerate(rows[top]):
             below = heat_color(unit(lower[c])) if lower is not None else None
-            line.append("▀", style=Style(color=heat_color(unit(value)), bgcolor=below))
+            line.append("▀" * cell_width, style=Style(color=heat_color(unit(value)), bgcolor=below))
         lines.append(line)
     return lines

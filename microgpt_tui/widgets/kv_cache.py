@@ -27,20 +27,28 @@ def gradient(g):
     return f" {mantissa}e{int(exponent)}", MARK
 
 
+def column_header(head_dim):
+    """The line naming the table's columns: a component of the head's k or v each."""
+    return Text("pos tok   " + "".join(f"{j:>6}" for j in range(head_dim)), style="bold")
+
+
 class KVCacheTable(TextLines):
-    """Rows of Rich Text, not a DataTable: it is redrawn up to ten times a second while
-    training, and measuring a DataTable's cells cost the UI thread ~10 ms a frame."""
+    """The k and v rows (and their gradients) of every position; the column header is the
+    pane's (KVCachePane), so that it stays in sight. Rows of Rich Text, not a DataTable: it
+    is redrawn up to ten times a second while training, and measuring a DataTable's cells
+    cost the UI thread ~10 ms a frame."""
 
     DEFAULT_CSS = "KVCacheTable { height: auto; width: auto; }"
 
     # Not layout=True: SIZE_INPUTS re-layout only when the table's size changes (lines.py).
     view = reactive(None)
-    layer = reactive(0)
+    # Not `layer`: a widget's `layer` is the compositor layer it is drawn on.
+    shown_layer = reactive(0)
     head = reactive(0)
-    SIZE_INPUTS = ("view", "layer", "head")
+    SIZE_INPUTS = ("view", "shown_layer", "head")
 
     def lines_inputs(self):
-        return self.view, self.layer, self.head
+        return self.view, self.shown_layer, self.head
 
     def render_other(self):
         return Text("s fills the cache from a training name, n from a sample", style="dim")
@@ -49,13 +57,13 @@ class KVCacheTable(TextLines):
         view = self.view
         if view is None:
             return None
-        cache = view.cache[min(self.layer, len(view.cache) - 1)]
-        head_dim = len(cache[0][0]) // view.n_head
+        layer = min(self.shown_layer, len(view.cache) - 1)
+        cache = view.cache[layer]
+        head_dim = view.head_dim
         head = min(self.head, view.n_head - 1)
         lo, hi = head * head_dim, (head + 1) * head_dim
-        header = Text("pos tok   " + "".join(f"{j:>6}" for j in range(head_dim)), style="bold")
-        lines = [header]
-        grads = None if view.grads is None else view.grads[min(self.layer, len(view.grads) - 1)]
+        lines = []
+        grads = None if view.grads is None else view.grads[layer]
         for pos, (key, value) in enumerate(cache):
             rows = [("k", key, signed), ("v", value, signed)]
             if grads is not None:

@@ -1,7 +1,9 @@
 """The loss curve: every step's loss as faint braille dots, the running mean as a bold line,
 and two reference lines drawn over them: the loss of a uniform guess, ln(vocab), and the loss
 of a bigram model that only counts letter pairs (engine/baseline.py): below it, the model
-beats counting.
+beats counting. With --val-fraction, the loss on held-out names (never trained on) is drawn
+as ◆ markers, and a line says how far it is from the running mean of training: a widening
+gap is the model learning its training names rather than names in general.
 
 Braille cells hold 2x4 dots, so a pane 50 cells wide has 100 dot columns: the whole history
 is drawn, each step a dot of its own (several steps share a dot column once there are more
@@ -32,6 +34,7 @@ SAMPLE = 2000  # at most this many losses (evenly spread) choose the y range
 MIN_SPAN = 0.2  # the smallest loss range the rows cover
 MIN_AXIS_STEPS = 10  # the x axis spans at least this many steps
 STEP, MEAN, UNIFORM, BIGRAM = "#5f87af", BOLD_MARK, "yellow3", "green3"
+VALIDATION, VALIDATION_MARK = "orchid", "◆"
 # Where the mean crosses a reference line, the line shows as this background behind it.
 UNDER = {UNIFORM: "#262600", BIGRAM: "#002a00"}
 UNIFORM_LINE, BIGRAM_LINE = "┄", "╌"
@@ -164,6 +167,32 @@ def verdicts(mean, window, bigram):
             f"mean {mean:.4f} is {words} the bigram", f"mean {mean:.4f}: {words} bigram"]
 
 
+def validation_gap(validation, losses):
+    """The newest validation loss against the running mean of training at its step, in
+    words, longest first."""
+    step, loss = validation[-1]
+    window = [x for x in losses[max(0, step - MEAN_WINDOW):step] if math.isfinite(x)]
+    if not window:
+        return [f"validation {loss:.2f} at step {step}, before training", f"validation "
+                f"{loss:.2f} at step {step}", f"validation {loss:.2f}"]
+    mean = math.fsum(window) / len(window)
+    gap = loss - mean
+    words = ("level with" if round(abs(gap), 2) == 0 else
+             f"{abs(gap):.2f} {'above' if gap > 0 else 'below'}")
+    return [f"validation {loss:.2f} at step {step}, {words} the running mean of training "
+            f"({mean:.2f})", f"validation {loss:.2f}, {words} the running mean of training",
+            f"validation {loss:.2f}, {words} training's mean",
+            f"validation {loss:.2f}, {words} train"]
+
+
+def validation_line(candidates, width):
+    """The first candidate that fits `width` with the marker before it, the word in colour."""
+    text = next((text for text in candidates if len(text) + 2 <= width), candidates[-1])
+    word = "validation"
+    return Text.assemble((f"{VALIDATION_MARK} {word}", VALIDATION), text[len(word):],
+                         no_wrap=True, overflow="crop")
+
+
 def key_line(text, width):
     """`text` with the words mean and bigram (first time each) preceded by their line's key."""
     line = Text(no_wrap=True, overflow="crop")
@@ -269,6 +298,7 @@ class LossPlot(Widget):
     vocab_size = reactive(2)
     bigram = reactive(None)  # the bigram baseline's loss; None while it is being counted
     bigram_progress = reactive(0.0)  # fraction of documents counted so far
+    validation = reactive(())  # (step, loss on held-out names) of each measurement
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -295,12 +325,14 @@ class LossPlot(Widget):
                               width)
         else:
             second = key_line(fitting(verdicts(means[-1], window, self.bigram), width), width)
-        two_row_axis = height - 4 >= 7
-        rows = height - 2 - (2 if two_row_axis else 1)
+        lines = [first, second]
+        if self.validation:
+            lines.append(validation_line(validation_gap(self.validation, self.losses), width))
+        two_row_axis = height - len(lines) - 2 >= 7
+        rows = height - len(lines) - (2 if two_row_axis else 1)
         if rows < 2:
-            return Group(first, second)
-        return Group(first, second, *self.plot(numbers, values, means, uniform, rows,
-                                                      two_row_axis))
+            return Group(*lines)
+        return Group(*lines, *self.plot(numbers, values, means, uniform, rows, two_row_axis))
 
     def header(self, width):
         step = len(self.losses)
@@ -323,6 +355,9 @@ class LossPlot(Widget):
         else:
             items.append(Text.assemble((f"{BIGRAM_LINE} bigram", BIGRAM),
                                        f" {self.bigram:.4f}"))
+        if self.validation:
+            items.append(Text.assemble((f"{VALIDATION_MARK} validation", VALIDATION),
+                                       f" {self.validation[-1][1]:.4f} on held-out names"))
         return flow(items, width)
 
     def plot(self, numbers, losses, means, uniform, rows, two_row_axis):
@@ -386,6 +421,12 @@ class LossPlot(Widget):
                     for offset, char in enumerate(text):
                         texts[row * columns + start + offset] = (char, style)
                     break
+
+        # The validation points over the curves (not over the labels, which they would cut).
+        for step, loss in self.validation:
+            if step <= x.length and math.isfinite(loss):
+                cell = (y.dot(loss) >> 2) * columns + x.column(step)
+                texts.setdefault(cell, (VALIDATION_MARK, VALIDATION))
 
         lines = []
         for r in range(rows):

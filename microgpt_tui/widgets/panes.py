@@ -1,9 +1,10 @@
 """The main screen's four panes, drawn from the run store."""
 
 from textual.app import ComposeResult
-from textual.containers import Horizontal, ScrollableContainer, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.reactive import var
 
+from ..newest import NewestOnly
 from ..run import Change
 from ..views import (
     attention_from_sample,
@@ -13,11 +14,25 @@ from ..views import (
 )
 from .attention import AttentionMap
 from .kv_cache import KVCacheTable
+from .kv_cache_pane import KVCachePane
 from .loss import LossPlot
 from .sampling import SamplingView
 
 # The changes that can alter what the attention and KV panes show.
 SHOWN_RUN = frozenset({Change.STEPS, Change.SAMPLE})
+# Under each pane, the line of the model it shows.
+PANE_LINES = {
+    "#loss": "loss = mean of -log P(next letter) over one name",
+    "#attention": "attn_weights = softmax(q·k / √head_dim), per row",
+    "#sampling": "next letter ~ probs = softmax(logits / T)",
+    "#kv-cache": "k, v: what each position wrote · ∂: gradients",
+}
+# The KV cache pane's line while it shows a sample instead of a training step.
+KV_SAMPLING_LINE = "inference · +1 position per token"
+# The first letter's distribution is one forward pass, about 50 ns a parameter: 0.3 ms on the
+# default model, 80 ms with n_layer 8 and n_embd 128 (or a vocabulary of 100,000), on every
+# report. Above this many parameters (~5 ms) it is computed in a thread worker.
+PREVIEW_ON_UI_THREAD = 100_000
 
 
 class Panes(Horizontal):
@@ -34,6 +49,8 @@ class Panes(Horizontal):
         super().__init__(**kwargs)
         self.store = store
         self.first_letter_weights = None  # the weights the first-letter bars were made from
+        self.previewing_in_worker = NewestOnly(self, self.first_letter_logits,
+                                               self.show_first_logits, self.no_first_logits)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="left"):
@@ -41,19 +58,20 @@ class Panes(Horizontal):
                 yield LossPlot(id="loss-plot")
             with VerticalScroll(id="attention", classes="pane"):
                 yield AttentionMap(id="attention-map").data_bind(
-                    Panes.all_heads, layer=Panes.shown_layer, head=Panes.shown_head)
+                    Panes.all_heads, Panes.shown_layer, head=Panes.shown_head)
         with Vertical(id="right"):
             with VerticalScroll(id="sampling", classes="pane"):
                 yield SamplingView(self.store.tokenizer, id="sampling-view").data_bind(
-                    layer=Panes.shown_layer, head=Panes.shown_head)
-            with ScrollableContainer(id="kv-cache", classes="pane"):
-                yield KVCacheTable(id="kv-table").data_bind(
-                    layer=Panes.shown_layer, head=Panes.shown_head)
+                    Panes.shown_layer, head=Panes.shown_head)
+            yield KVCachePane(KVCacheTable(id="kv-table").data_bind(
+                Panes.shown_layer, head=Panes.shown_head), id="kv-cache", classes="pane")
 
     def on_mount(self):
         plot = self.query_one(LossPlot)
         plot.num_steps = self.store.config.num_steps
         plot.vocab_size = self.store.tokenizer.vocab_size
+        for pane, line in PANE_LINES.items():
+            self.query_one(pane).border_subtitle = line
         self.store.changed.subscribe(self, self.show)
         self.show(frozenset(Change))
 
@@ -70,6 +88,10 @@ class Panes(Horizontal):
             plot.losses = tuple(store.loss_history)
         if Change.BIGRAM in changes:
             plot.bigram_progress, plot.bigram = store.bigram_progress, store.bigram
+        if Change.VALIDATION in changes:
+            plot.validation = store.validation
+        if changes & {Change.SAMPLE, Change.NOVELTY}:
+            self.query_one(SamplingView).novelty = store.novelty
         if changes & SHOWN_RUN:
             if store.showing_training:
                 self.show_step(store.last_result)
@@ -85,14 +107,28 @@ class Panes(Horizontal):
             self.update_titles()
 
     def show_first_letter(self):
-        store, view = self.store, self.query_one(SamplingView)
+        store = self.store
         if store.weights is self.first_letter_weights:
             return
         self.first_letter_weights = store.weights
+        if store.num_params > PREVIEW_ON_UI_THREAD:
+            self.previewing_in_worker(store.weights)
+            return
         try:
-            logits = store.sampling.first_letter_logits(store.weights)
-        except (ArithmeticError, ValueError):
-            logits = None  # diverged weights: the loss pane says so
+            logits = self.first_letter_logits(store.weights)
+        except (ArithmeticError, ValueError) as error:
+            self.no_first_logits(error)
+        else:
+            self.show_first_logits(logits)
+
+    def first_letter_logits(self, weights, cancelled=None):
+        return self.store.sampling.first_letter_logits(weights)
+
+    def no_first_logits(self, _error):
+        self.show_first_logits(None)  # diverged weights: the loss pane says so
+
+    def show_first_logits(self, logits):
+        view = self.query_one(SamplingView)
         if (view.first_logits is None) != (logits is None):
             view.refresh(layout=True)  # the bars appear or go: the pane changes height
         view.first_logits = logits
@@ -103,8 +139,8 @@ class Panes(Horizontal):
         self.query_one(AttentionMap).view = result and attention_from_step(result, tokenizer)
         self.query_one(KVCacheTable).view = result and kv_cache_from_step(result, tokenizer)
         pane = self.query_one("#kv-cache")
-        if pane.border_subtitle:  # setting it, even to "", repaints the whole pane
-            pane.border_subtitle = ""
+        if pane.border_subtitle != PANE_LINES["#kv-cache"]:  # setting it repaints the pane
+            pane.border_subtitle = PANE_LINES["#kv-cache"]
 
     def show_sample(self, events):
         self.query_one(SamplingView).events = events
@@ -112,10 +148,10 @@ class Panes(Horizontal):
             tokenizer = self.store.tokenizer
             self.query_one(AttentionMap).view = attention_from_sample(events, tokenizer)
             self.query_one(KVCacheTable).view = kv_cache_from_sample(events, tokenizer)
-            pane = self.query_one("#kv-cache")
-            pane.border_subtitle = "inference · +1 position per token"
+            pane = self.query_one("#kv-cache", KVCachePane)
+            pane.border_subtitle = KV_SAMPLING_LINE
             # While sampling, the newest row is the news: keep it in sight.
-            pane.scroll_end(animate=False)
+            pane.scroll_to_newest()
 
     def update_titles(self):
         config = self.store.config

@@ -42,10 +42,13 @@ class SamplingView(Widget):
     first_logits = reactive(None)
     temperature = reactive(0.5)
     top_k = reactive(None)
-    # Only a sample's attention line shows these: var, so that switching the head does not
-    # redraw the first letter's bars (watchers below redraw a sample).
-    layer = var(0)
+    # Not `layer`: a widget's `layer` is the compositor layer it is drawn on. Only a sample's
+    # attention line shows these: vars, so that switching the head does not redraw the first
+    # letter's bars (the watchers below redraw a sample).
+    shown_layer = var(0)
     head = var(0)
+    # The finished sample's nearest training name (engine.novelty.Nearest), once looked up.
+    novelty = reactive(None)
 
     def __init__(self, tokenizer, **kwargs):
         super().__init__(**kwargs)
@@ -60,9 +63,28 @@ class SamplingView(Widget):
                 *self.probability_bars(self.first_logits))
         event = self.events[-1]
         context = self.forced_line(event) if event.forced else self.context_line(event)
-        return Group(self.sample_line(), context,
+        novelty = [self.novelty_line()] if event.done else []
+        return Group(self.sample_line(), *novelty, context,
                      *self.probability_bars(event.logits, event),
                      self.attention_line(event))
+
+    def novelty_line(self):
+        """Whether the finished sample is a training name, or which one is nearest."""
+        nearest = self.novelty
+        name = self.tokenizer.decode([event.token for event in self.events])
+        if nearest is None or nearest.sample != name:
+            return Text("looking it up among the training names…", style="dim")
+        if nearest.is_copy:
+            return Text("a copy of a training name", style=MARK)
+        edits = f"{nearest.distance} edit{'s' * (nearest.distance > 1)}"
+        among = "" if nearest.complete else f", of the first {nearest.scanned:,} checked"
+        # The pane is narrow at 80 columns: the longest wording that fits one line.
+        for words in ("new name; nearest training name:", "new name; nearest:", "new; nearest"):
+            line = f"{words} {nearest.name!r} ({edits}{among})"
+            if len(line) <= self.size.width:
+                break
+        new = words.split(";")[0]
+        return Text.assemble((new, GOOD), line[len(new):])
 
     def settings(self):
         return f"({settings_text(self.temperature, self.top_k)})"
@@ -131,9 +153,9 @@ class SamplingView(Widget):
         return lines
 
     def attention_line(self, event):
-        layer = event.attention[min(self.layer, len(event.attention) - 1)]
+        layer = event.attention[min(self.shown_layer, len(event.attention) - 1)]
         weights = layer[min(self.head, len(layer) - 1)]
-        line = Text(f"L{self.layer + 1} H{self.head + 1} looks at ", style="dim")
+        line = Text(f"L{self.shown_layer + 1} H{self.head + 1} looks at ", style="dim")
         for e, w in zip(self.events, weights):
             line.append(self.tokenizer.label(e.input_token), style=heat_style(w))
         top = max(range(len(weights)), key=weights.__getitem__)
@@ -141,7 +163,7 @@ class SamplingView(Widget):
                     f"{weights[top] * 100:.0f}%")
         return line
 
-    def watch_layer(self):
+    def watch_shown_layer(self):
         self.refresh_attention_line()
 
     def watch_head(self):

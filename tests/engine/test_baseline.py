@@ -1,5 +1,7 @@
 import math
 
+import pytest
+
 from engine import Tokenizer, load_docs
 from engine.baseline import BigramCounts, bigram_loss, count_truncated, sentinels
 
@@ -60,3 +62,31 @@ def test_a_dataset_of_every_private_use_character_still_has_a_baseline():
 def test_markers_are_never_characters_of_the_vocabulary():
     used = {chr(code) for code in range(0xD800, 0xF900)}
     assert not set(sentinels(used)) & used
+
+
+def test_position_losses_by_hand():
+    docs = ["ab", "ba", "aa"]
+    tokenizer = Tokenizer.from_docs(docs)  # a, b and BOS: V = 3
+    counts = BigramCounts(tokenizer, block_size=8)
+    counts.add(docs)
+    model = counts.model()
+    # Pairs: ·a ab b· | ·b ba a· | ·a aa a·  -> from a: ab, a·, aa, a· (4); from ·: a, b, a (3)
+    expected = (-math.log((2 + 1) / (3 + 3)), -math.log((1 + 1) / (4 + 3)),
+                -math.log((1 + 1) / (2 + 3)))  # ·→a, a→b, b→· (from b: b·, ba)
+    assert model.position_losses("ab") == pytest.approx(expected)
+
+
+def test_each_documents_mean_position_loss_averages_to_the_bigram_loss(names):
+    counts = BigramCounts(Tokenizer.from_docs(names), block_size=16)
+    counts.add(names)
+    model = counts.model()
+    means = [math.fsum(losses) / len(losses)
+             for losses in map(model.position_losses, names)]
+    assert math.fsum(means) / len(means) == pytest.approx(counts.loss(), rel=1e-12)
+
+
+def test_position_losses_stop_at_block_size():
+    docs = ["abcdef"]
+    counts = BigramCounts(Tokenizer.from_docs(docs), block_size=3)
+    counts.add(docs)
+    assert len(counts.model().position_losses("abcdef")) == 3

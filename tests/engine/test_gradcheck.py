@@ -30,7 +30,7 @@ def test_backward_agrees_with_finite_differences_on_a_trained_model(tiny_trainer
 def test_backward_gradient_is_the_per_op_graphs_bit_for_bit(tiny_trainer):
     tokens = trained_tokens(tiny_trainer)
     weights = tiny_trainer.weights()
-    _, params, _ = document_graph(weights, tokens, tiny_trainer.config, GRAPH_OPS)
+    params = document_graph(weights, tokens, tiny_trainer.config, GRAPH_OPS).params
     for check in check_gradients(weights, tokens, tiny_trainer.config, count=30):
         assert check.backward == params[check.name][check.row][check.col].grad
         assert check.weight == weights[check.name][check.row][check.col]

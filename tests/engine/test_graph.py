@@ -1,10 +1,19 @@
+import random
 from collections import Counter
 
 import pytest
 
-from engine import FUSED_OPS, GRAPH_OPS, Value, forward_document
+from engine import FUSED_OPS, GRAPH_OPS, Config, Tokenizer, Value, forward_document, init_params
 from engine.fused import total
-from engine.graph import Node, count_uses, document_graph, graph_stats, leaf_params, op_of
+from engine.graph import (
+    Node,
+    count_uses,
+    document_graph,
+    estimated_nodes,
+    graph_stats,
+    leaf_params,
+    op_of,
+)
 from engine.value import topological_order
 from tests.engine.conftest import TINY
 
@@ -97,7 +106,8 @@ def clara_graph(trainer, ops):
 
 
 def test_document_graph_is_the_trainers_loss_and_gradient(tiny_trainer):
-    loss, params, names = clara_graph(tiny_trainer, GRAPH_OPS)
+    graph = clara_graph(tiny_trainer, GRAPH_OPS)
+    loss, params, names = graph.loss, graph.params, graph.names
     bos = tiny_trainer.tokenizer.bos
     tokens = (bos, *tiny_trainer.tokenizer.encode("clara"), bos)
     own = forward_document(tokens, tiny_trainer.params, TINY, tiny_trainer.ops).loss
@@ -109,8 +119,9 @@ def test_document_graph_is_the_trainers_loss_and_gradient(tiny_trainer):
 
 
 def test_per_op_model_graph_is_only_plain_operations(tiny_trainer):
-    loss, _, names = clara_graph(tiny_trainer, GRAPH_OPS)
-    stats = graph_stats(loss, names)
+    graph = clara_graph(tiny_trainer, GRAPH_OPS)
+    loss = graph.loss
+    stats = graph_stats(loss, graph.names)
     by_op = dict(stats.nodes_by_op)
     positions = len("clara") + 1
     assert "other" not in by_op
@@ -127,13 +138,28 @@ def test_per_op_model_graph_is_only_plain_operations(tiny_trainer):
 
 
 def test_fused_graph_is_smaller_and_reaches_the_same_parameters(tiny_trainer):
-    plain, _, names = clara_graph(tiny_trainer, GRAPH_OPS)
-    fused, _, fused_names = clara_graph(tiny_trainer, FUSED_OPS)
-    plain_stats = graph_stats(plain, names)
-    fused_stats = graph_stats(fused, fused_names)
-    assert fused.data == plain.data
+    plain, fused = clara_graph(tiny_trainer, GRAPH_OPS), clara_graph(tiny_trainer, FUSED_OPS)
+    plain_stats = graph_stats(plain.loss, plain.names)
+    fused_stats = graph_stats(fused.loss, fused.names)
+    assert fused.loss.data == plain.loss.data
     assert fused_stats.nodes < plain_stats.nodes / 5
     assert fused_stats.depth < plain_stats.depth
     assert fused_stats.parameters == plain_stats.parameters
     # wte rows of letters not in the document, and unused positions, are not reached.
     assert plain_stats.parameters < tiny_trainer.num_params
+
+
+@pytest.mark.parametrize("n_layer, n_embd, n_head, doc", [
+    (1, 16, 4, "emma"), (1, 16, 4, "christopher"), (2, 8, 2, "ab"), (2, 32, 4, "olivia"),
+    (3, 12, 3, "abcdefghijklmnopqrstuvwxyz"),
+])
+def test_the_node_estimate_is_close_to_the_real_graph(n_layer, n_embd, n_head, doc):
+    config = Config(n_layer=n_layer, n_embd=n_embd, n_head=n_head, block_size=16)
+    tokenizer = Tokenizer(tuple("abcdefghijklmnopqrstuvwxyz"))
+    weights = init_params(config, tokenizer.vocab_size, random.Random(0))
+    tokens = tokenizer.document(doc)
+    graph = document_graph(weights, tokens, config)
+    real = graph_stats(graph.loss, graph.names).nodes
+    positions = min(config.block_size, len(tokens) - 1)
+    assert estimated_nodes(config, tokenizer.vocab_size, positions) == pytest.approx(real,
+                                                                                     rel=0.05)

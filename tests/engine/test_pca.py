@@ -68,3 +68,27 @@ def test_identical_rows_have_no_variance():
 def test_bad_input_is_refused(rows, k, message):
     with pytest.raises(ValueError, match=message):
         pca(rows, k)
+
+
+def test_previous_axes_keep_the_orientation_when_the_largest_entry_changes_sign():
+    # Points along (0.71, -0.70), then along (0.70, -0.71): the largest entry changes from
+    # the positive to the negative one, so pinning it alone turns the second axis around,
+    # and every point of a map redrawn between the two would jump to the other side.
+    def along(x, y):
+        return [(t * x, t * y) for t in (-2, -1, 0, 1, 2)]
+
+    first = pca(along(0.71, -0.70), k=1)
+    assert first.axes[0][0] > 0
+    alone = pca(along(0.70, -0.71), k=1)
+    assert alone.axes[0][1] > 0  # flipped: its largest entry, -0.71, made positive
+    followed = pca(along(0.70, -0.71), k=1, previous_axes=first.axes)
+    assert followed.axes[0][0] > 0 > followed.axes[0][1]
+    # The same points as in the first frame land on the same side: t = 2 stays on the right.
+    assert first.points[-1][0] > 0 and followed.points[-1][0] > 0 > alone.points[-1][0]
+
+
+def test_a_cancelled_projection_stops():
+    from engine.probe import Cancelled
+
+    with pytest.raises(Cancelled):
+        pca([(1, 2), (3, 5), (0, 1)], cancelled=lambda: True)

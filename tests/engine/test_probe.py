@@ -6,10 +6,13 @@ from engine import Trainer
 from engine.probe import (
     PROBE_SIZE,
     SAMPLE_COUNT,
+    SAMPLE_TEMPERATURE,
+    draw_samples,
     mean_loss,
     probe,
     probe_documents,
     probe_interval,
+    probe_slices,
 )
 from tests.engine.conftest import TINY, TINY_DOCS
 
@@ -49,3 +52,23 @@ def test_training_lowers_the_probe_loss_and_samples_repeat_for_the_same_weights(
     assert len(after.samples) == SAMPLE_COUNT
     again = probe(trainer.weights(), TINY.num_steps, docs, trainer.tokenizer, TINY)
     assert again.samples == after.samples and again.loss == after.loss
+
+
+def test_a_probe_in_slices_yields_after_every_document_and_sample():
+    trainer = Trainer(TINY, TINY_DOCS)
+    trainer.step()
+    weights, docs = trainer.weights(), probe_documents(trainer.docs, TINY.seed)
+    slices = probe_slices(weights, 1, docs, trainer.tokenizer, TINY)
+    yielded = 0
+    while True:
+        try:
+            next(slices)
+        except StopIteration as done:
+            record = done.value
+            break
+        yielded += 1
+    assert yielded == len(docs) + SAMPLE_COUNT
+    assert record.step == 1
+    assert record.loss == pytest.approx(mean_loss(docs, weights, trainer.tokenizer, TINY))
+    assert record.samples == draw_samples(weights, trainer.tokenizer, TINY,
+                                          temperature=SAMPLE_TEMPERATURE, seed=TINY.seed)

@@ -1,9 +1,13 @@
 import io
 import time
+from types import SimpleNamespace
 
 from rich.console import Console
 
+import engine.probe
 from engine import Config, Trainer, load_docs
+from engine.model import forward_document
+from engine.probe import Cancelled
 from microgpt_tui.app import MicrogptApp
 
 # Eight letters plus BOS: every next-token probability fits in the top-10 bars.
@@ -42,3 +46,29 @@ def plain_text(widget):
     console = Console(width=max(20, widget.size.width), file=io.StringIO(), record=True)
     console.print(widget.render())
     return console.export_text()
+
+
+def measure_slowly(monkeypatch, screen_module, name):
+    """Every float forward pass of engine.probe, each `record.delay` seconds slower (a sleep,
+    which lets the UI thread run), and how each call of `screen_module.name` (a cancellable
+    measurement the screen runs) ended: "finished" or "cancelled"."""
+    record = SimpleNamespace(passes=[], endings=[], delay=0.005)
+    measure = getattr(screen_module, name)
+
+    def slow_forward(*args):
+        record.passes.append(args)
+        time.sleep(record.delay)
+        return forward_document(*args)
+
+    def measure_and_record(*args, **kwargs):
+        try:
+            result = measure(*args, **kwargs)
+        except Cancelled:
+            record.endings.append("cancelled")
+            raise
+        record.endings.append("finished")
+        return result
+
+    monkeypatch.setattr(engine.probe, "forward_document", slow_forward)
+    monkeypatch.setattr(screen_module, name, measure_and_record)
+    return record

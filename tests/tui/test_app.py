@@ -80,7 +80,7 @@ async def test_head_and_layer_keys_change_the_heatmap():
         after_head = plain_text(heatmap)
         assert after_head != before
         await pilot.press("l")
-        assert app.layer == 1 and heatmap.layer == 1
+        assert app.layer == 1 and heatmap.shown_layer == 1
         assert plain_text(heatmap) not in (before, after_head)
         await pilot.press("left_square_bracket", "left_square_bracket")
         assert app.head == 1  # wraps around: 1 -> 0 -> 1
@@ -114,9 +114,10 @@ async def test_next_token_grows_the_sample_by_one_and_bars_sum_to_100_percent():
         assert abs(sum(tempered) - 100) < 1.0 and abs(sum(untempered) - 100) < 1.0
         assert math.isclose(sum(events[-1].probs), 1.0)
         assert tempered[0] == round(max(events[-1].probs) * 100, 1)
+        header = plain_text(app.query_one("#kv-cache .kv-header"))
+        assert header.split()[:2] == ["pos", "tok"]
         kv_lines = plain_text(app.query_one(KVCacheTable)).splitlines()
-        assert kv_lines[0].split()[:2] == ["pos", "tok"]
-        assert [line.split()[-5] for line in kv_lines[1:]] == ["k", "v"] * len(events)
+        assert [line.split()[-5] for line in kv_lines] == ["k", "v"] * len(events)
 
 
 async def test_sample_grows_exactly_one_token_per_keypress():

@@ -53,8 +53,9 @@ async def test_overflowing_weights_pause_training_and_no_key_crashes():
         await pilot.press("s")
         await pilot.press("m")
         assert isinstance(app.screen, EmbeddingScreen)
-        caption = str(app.screen.query_one("#embedding-caption").render())
-        assert "not finite numbers: training diverged" in caption
+        caption = app.screen.query_one("#embedding-caption")
+        await wait_for(pilot, lambda: "not finite numbers: training diverged"
+                       in str(caption.render()))
 
 
 async def test_undo_stops_at_a_loaded_checkpoint_and_keeps_its_learning_rate(tmp_path):

@@ -2,20 +2,17 @@
 
 import io
 import time
-from types import MappingProxyType, SimpleNamespace
+from types import MappingProxyType
 
 import pytest
 from rich.console import Console
 from textual.widgets import ProgressBar
 from textual.worker import WorkerState
 
-import engine.probe
 import microgpt_tui.screens.heads
-from engine.heads import LEANS, MOSTLY, profile_heads
-from engine.model import forward_document
-from engine.probe import Cancelled
+from engine.heads import LEANS, MOSTLY
 from microgpt_tui.screens.heads import HeadsScreen
-from tests.tui.conftest import TINY, default_app, step_and_wait, tiny_app, wait_for
+from tests.tui.conftest import TINY, default_app, measure_slowly, step_and_wait, tiny_app, wait_for
 
 SIZE = (120, 34)
 TINY_PASSES = 10 * (1 + TINY.n_layer * TINY.n_head)  # 10 probe names (all of TINY_DOCS)
@@ -31,27 +28,7 @@ def shown(screen, widget_id):
 
 @pytest.fixture
 def measured(monkeypatch):
-    """Every float forward pass, each `delay` seconds slower (a sleep, which lets the UI
-    thread run), and how each measurement ended: "finished" or "cancelled"."""
-    record = SimpleNamespace(passes=[], endings=[], delay=0.005)
-
-    def slow_forward(*args):
-        record.passes.append(args)
-        time.sleep(record.delay)
-        return forward_document(*args)
-
-    def profile_and_record(*args, **kwargs):
-        try:
-            report = profile_heads(*args, **kwargs)
-        except Cancelled:
-            record.endings.append("cancelled")
-            raise
-        record.endings.append("finished")
-        return report
-
-    monkeypatch.setattr(engine.probe, "forward_document", slow_forward)
-    monkeypatch.setattr(microgpt_tui.screens.heads, "profile_heads", profile_and_record)
-    return record
+    return measure_slowly(monkeypatch, microgpt_tui.screens.heads, "profile_heads")
 
 
 async def soon(pilot, condition, timeout=10.0):

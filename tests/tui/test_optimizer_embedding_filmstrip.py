@@ -13,11 +13,20 @@ from microgpt_tui.screens.embedding import EmbeddingScreen
 from microgpt_tui.screens.filmstrip import FilmstripScreen
 from microgpt_tui.screens.optimizer import MAPS, OptimizerScreen
 from microgpt_tui.training import Command, FollowOptimizer, TrainingLoop
+from microgpt_tui.widgets.attention import TALLEST_CELL, WIDEST_CELL
 from microgpt_tui.widgets.heatmap import pool_strongest
 from microgpt_tui.widgets.lr_schedule import LearningRatePlot
-from microgpt_tui.widgets.matrix_map import MatrixMap
+from microgpt_tui.widgets.matrix_map import MatrixMap, line_labels
 from microgpt_tui.widgets.scatter import Scatter, place, scale
-from tests.tui.conftest import TINY, TINY_DOCS, plain_text, step_and_wait, tiny_app, wait_for
+from tests.tui.conftest import (
+    TINY,
+    TINY_DOCS,
+    default_app,
+    plain_text,
+    step_and_wait,
+    tiny_app,
+    wait_for,
+)
 
 SMALLEST = (80, 24)
 
@@ -108,6 +117,80 @@ async def test_large_matrices_are_pooled_with_a_note_at_80_by_24():
         assert "pooled" in widget.border_subtitle
 
 
+def test_a_line_is_labelled_with_the_rows_it_draws():
+    labels = tuple("abcde")
+    # Two rows a line (▀), then two rows pooled into each half line.
+    assert line_labels(labels, 1, 1) == ["a–b", "c–d", "e"]
+    assert line_labels(labels, 2, 1) == ["a–d", "e"]
+    # A row a line; a row a line and a half: on the line of its middle.
+    assert line_labels(labels, 1, 2) == list(labels)
+    assert line_labels(labels, 1, 3) == ["a", "", "b", "c", "", "d", "e", ""]
+
+
+async def open_matrix(pilot, app, name):
+    """The optimizer view after a step, on matrix `name`."""
+    await step_and_wait(pilot, app)
+    await pilot.press("o")
+    screen = app.screen
+    await wait_for_snapshot(pilot, screen, 1)
+    index = next(i for i, entry in enumerate(screen.snapshot.layout) if entry[0] == name)
+    for _ in range(index):
+        await pilot.press("right_square_bracket")
+    return screen
+
+
+def drawn_labels(widget):
+    """Each drawn line's row label (what precedes the heatmap's ▀ cells)."""
+    lines = plain_text(widget).rstrip("\n").split("\n")
+    return [line.split("▀", 1)[0].strip() for line in lines], lines
+
+
+@pytest.mark.parametrize("size", [SMALLEST, (120, 34), (200, 50)])
+@pytest.mark.parametrize("name", ["wte", "wpe", "lm_head", "layer0.attn_wq"])
+async def test_matrix_rows_are_named_and_cells_fill_the_panel(name, size):
+    app = tiny_app()
+    async with app.run_test(size=size) as pilot:
+        screen = await open_matrix(pilot, app, name)
+        tokenizer = app.store.tokenizer
+        for widget_id, *_ in MAPS:
+            widget = screen.query_one(f"#{widget_id}", MatrixMap)
+            n_rows, n_cols = len(widget.matrix), len(widget.matrix[0])
+            width, height = widget.content_size
+            labels, lines = drawn_labels(widget)
+            row_block, half_lines, _, col_block, cell_width = widget.layout()
+            assert row_block == col_block == 1  # the tiny model's matrices fit at 80x24
+            if name == "layer0.attn_wq":
+                assert widget.row_labels is None and not any(labels)
+            else:
+                names = ([tokenizer.label(i) for i in range(n_rows)] if name != "wpe"
+                         else [str(p) for p in range(n_rows)])
+                if half_lines == 1:  # two rows a line: the first and last of them
+                    assert labels[0] == f"{names[0]}–{names[1]}"
+                    assert "2 rows a line" in widget.border_subtitle
+                else:
+                    assert [label for label in labels if label] == names
+                last = [label for label in labels if label][-1]
+                assert last.endswith("·") or name == "wpe"  # BOS is the last token
+            # Cells grow until one more half line a row, or one more column a cell, would
+            # not fit (or they are as big as the attention map's).
+            label_width = len(lines[0]) - n_cols * cell_width
+            assert len(lines) == -(-n_rows * half_lines // 2) <= height
+            assert half_lines == 2 * TALLEST_CELL or n_rows * (half_lines + 1) > 2 * height
+            assert cell_width == WIDEST_CELL or n_cols * (cell_width + 1) + label_width > width
+
+
+async def test_pooled_letter_rows_are_labelled_with_the_letters_they_pool_at_80_by_24():
+    app = default_app()
+    async with app.run_test(size=SMALLEST) as pilot:
+        screen = await open_matrix(pilot, app, "wte")
+        widget = screen.query_one("#weights", MatrixMap)
+        labels, _ = drawn_labels(widget)
+        # 27 rows in 9 lines: two rows a half line, four a line.
+        assert widget.layout()[:2] == (2, 1)
+        assert labels == ["a–d", "e–h", "i–l", "m–p", "q–t", "u–x", "y–·"]
+        assert widget.border_subtitle == "pooled 2×1, max |x|"
+
+
 async def test_embedding_map_plots_every_token_by_pca_and_follows_training():
     app = tiny_app()
     async with app.run_test(size=SMALLEST) as pilot:
@@ -116,6 +199,7 @@ async def test_embedding_map_plots_every_token_by_pca_and_follows_training():
         screen = app.screen
         assert isinstance(screen, EmbeddingScreen)
         scatter = screen.query_one(Scatter)
+        await wait_for(pilot, lambda: scatter.points)  # projected in a thread worker
         expected = pca(app.store.weights["wte"]).points
         assert [(x, y) for x, y, _, _ in scatter.points] == list(expected)
         labels = [label for _, _, label, _ in scatter.points]
@@ -128,10 +212,14 @@ async def test_embedding_map_plots_every_token_by_pca_and_follows_training():
         await wait_for(pilot, lambda: scatter.points != before and len(app.store.loss_history) > 3)
         await pilot.press("space")
         await wait_for(pilot, lambda: not app.store.running)
-        await pilot.pause(0.6)  # the throttled refresh catches up with the last step
         steps, weights = (app.store.step, app.store.weights)
-        assert [(x, y) for x, y, _, _ in scatter.points] == list(pca(weights["wte"]).points)
-        assert f"step {steps}" in screen.query_one("#embedding").border_title
+        # The throttled refresh catches up with the last step.
+        box = screen.query_one("#embedding")
+        await wait_for(pilot, lambda: f"step {steps}" in box.border_title)
+        # Each axis keeps the previous frame's orientation, so it may point either way here.
+        for shown, expected in zip(zip(*[(x, y) for x, y, _, _ in scatter.points]),
+                                   zip(*pca(weights["wte"]).points)):
+            assert shown == expected or shown == tuple(-c for c in expected)
         await pilot.press("m")
         assert not isinstance(app.screen, EmbeddingScreen)
 
@@ -191,7 +279,9 @@ async def test_embedding_map_of_one_number_embeddings_is_a_line():
     app = tiny_app(Config(n_layer=1, n_embd=1, n_head=1, block_size=8, num_steps=100, seed=1))
     async with app.run_test(size=SMALLEST) as pilot:
         await pilot.press("m")
-        points = app.screen.query_one(Scatter).points
+        scatter = app.screen.query_one(Scatter)
+        await wait_for(pilot, lambda: scatter.points)
+        points = scatter.points
         assert len(points) == app.store.tokenizer.vocab_size
         assert {y for _, y, _, _ in points} == {0.0}
         assert "PC2: 0%" in str(app.screen.query_one("#embedding-caption").render())

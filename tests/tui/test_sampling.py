@@ -5,24 +5,28 @@ import io
 import math
 import re
 import time
-from types import MappingProxyType, SimpleNamespace
+from types import MappingProxyType
 
 import pytest
 from rich.console import Console
 from textual.worker import WorkerState
 
-import engine.probe
 import microgpt_tui.screens.ablation
-from engine.ablation import compare_ablation
-from engine.model import forward_document
-from engine.probe import Cancelled, draw_samples, mean_loss
+from engine.probe import draw_samples, mean_loss
 from microgpt_tui.colours import CHOSEN
 from microgpt_tui.screens.ablation import AblationScreen
 from microgpt_tui.screens.force import ForceTokenScreen
 from microgpt_tui.widgets.attention import AttentionMap
 from microgpt_tui.widgets.kv_cache import KVCacheTable
 from microgpt_tui.widgets.sampling import SamplingView
-from tests.tui.conftest import default_app, plain_text, step_and_wait, tiny_app, wait_for
+from tests.tui.conftest import (
+    default_app,
+    measure_slowly,
+    plain_text,
+    step_and_wait,
+    tiny_app,
+    wait_for,
+)
 
 SIZE = (120, 34)
 
@@ -37,15 +41,18 @@ def body_text(screen):
 
 def heatmap_rows(app):
     """The percentages on each row of the attention heatmap, as drawn."""
-    lines = plain_text(app.query_one(AttentionMap)).splitlines()
+    # After the title, the axes and the column labels; a cell may be several lines tall,
+    # with its number and its row's label on the middle one.
+    lines = plain_text(app.query_one(AttentionMap)).splitlines()[3:]
     n = len(app.store.sampling.events)
-    return [[int(x) for x in re.findall(r"\d+", line)] for line in lines[2:2 + n]]
+    rows = [line for line in lines if line[:1].strip()][:n]
+    return [[int(x) for x in re.findall(r"\d+", line)] for line in rows]
 
 
 def kv_rows(app):
     """(pos, name, numbers) for every k/v row of the KV cache pane, as drawn."""
     rows, pos = [], None
-    for line in plain_text(app.query_one(KVCacheTable)).splitlines()[1:]:
+    for line in plain_text(app.query_one(KVCacheTable)).splitlines():
         fields = line.split()
         if not fields:
             continue
@@ -85,7 +92,8 @@ async def test_sampling_shows_the_samples_own_attention_and_kv_cache():
                 vector = cache[pos][0 if name == "k" else 1]
                 expected = vector[head * head_dim:(head + 1) * head_dim]
                 assert numbers == [float(f"{x:+.2f}") for x in expected]
-            assert "inference" in str(app.query_one("#kv-cache").border_subtitle)
+            assert app.query_one("#kv-cache").border_subtitle == (
+                "inference · +1 position per token")
             assert "inference" in plain_text(app.query_one(AttentionMap)).splitlines()[0]
 
 
@@ -107,7 +115,8 @@ async def test_the_newest_kv_position_is_marked_while_sampling_only():
             assert marked_lines() == ["1"]
         await step_and_wait(pilot, app)
         assert marked_lines() == []
-        assert not app.query_one("#kv-cache").border_subtitle
+        assert app.query_one("#kv-cache").border_subtitle == (
+            "k, v: what each position wrote · ∂: gradients")
 
 
 def forced_stats(event):
@@ -224,27 +233,7 @@ async def test_ablation_is_measured_off_the_ui_thread():
 
 @pytest.fixture
 def measured(monkeypatch):
-    """Every float forward pass, each 5 ms slower (a sleep, which lets the UI thread run), and
-    how each ablation comparison ended: "finished" or "cancelled"."""
-    record = SimpleNamespace(passes=[], endings=[])
-
-    def slow_forward(*args):
-        record.passes.append(args)
-        time.sleep(0.005)
-        return forward_document(*args)
-
-    def compare_and_record(*args, **kwargs):
-        try:
-            comparison = compare_ablation(*args, **kwargs)
-        except Cancelled:
-            record.endings.append("cancelled")
-            raise
-        record.endings.append("finished")
-        return comparison
-
-    monkeypatch.setattr(engine.probe, "forward_document", slow_forward)
-    monkeypatch.setattr(microgpt_tui.screens.ablation, "compare_ablation", compare_and_record)
-    return record
+    return measure_slowly(monkeypatch, microgpt_tui.screens.ablation, "compare_ablation")
 
 
 async def ablation_opened(pilot, measured):
@@ -318,7 +307,10 @@ async def test_ablation_while_training_runs_uses_the_newest_snapshot():
         await pilot.press("x")
         screen = app.screen
         await wait_for(pilot, lambda: screen.comparison is not None)
-        assert "The newest weights (training is running)" in body_text(screen)
+        # It names the step of the weights it measured: one the run had reached.
+        shown = re.search(r"Weights after step (\d+) \(training goes on; this view does not "
+                          r"follow it\)", " ".join(body_text(screen).split()))
+        assert shown and 3 <= int(shown[1]) <= app.store.step
         steps = len(app.store.loss_history)
         await wait_for(pilot, lambda: len(app.store.loss_history) > steps)  # training went on
         await pilot.press("escape", "space")

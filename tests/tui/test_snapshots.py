@@ -2,6 +2,7 @@
 
 from microgpt_tui.screens.gradcheck import GradientCheckScreen
 from microgpt_tui.screens.graph import GraphScreen
+from microgpt_tui.widgets.scatter import Scatter
 from tests.tui.conftest import default_app, step_and_wait, wait_for
 
 WIDE = (120, 34)
@@ -42,6 +43,18 @@ def test_help_screen(snap_compare):
 
 def test_smallest_supported_terminal(snap_compare):
     assert snap_compare(default_app(), terminal_size=(80, 24), run_before=sample_three_letters)
+
+
+def test_large_terminal(snap_compare):
+    """200x50: the heatmap's cells grow with its pane, the KV cache has room for every row."""
+    async def run_before(pilot):
+        await step_and_wait(pilot, pilot.app, times=3)
+
+    assert snap_compare(default_app(), terminal_size=(200, 50), run_before=run_before)
+
+
+def test_large_terminal_mid_sample(snap_compare):
+    assert snap_compare(default_app(), terminal_size=(200, 50), run_before=sample_three_letters)
 
 
 def test_step_in_stages_mid_forward(snap_compare):
@@ -114,6 +127,8 @@ def test_embedding_map(snap_compare):
     async def run_before(pilot):
         await take_one_step(pilot)
         await pilot.press("m")
+        scatter = pilot.app.screen.query_one(Scatter)
+        await wait_for(pilot, lambda: scatter.points)  # projected in a thread worker
 
     assert snap_compare(default_app(), terminal_size=SMALLEST, run_before=run_before)
 

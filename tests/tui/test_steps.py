@@ -1,6 +1,7 @@
 """S walks a training step in stages; u undoes steps. Driven through Pilot and the worker."""
 
 import io
+import math
 import time
 
 from rich.console import Console
@@ -47,8 +48,8 @@ def reference_losses(n):
 
 
 def kv_rows(kv):
-    """The k, ∂k, v, ∂v rows the KV cache widget draws under its header."""
-    return len(plain_text(kv).splitlines()) - 1
+    """The k, ∂k, v, ∂v rows the KV cache widget draws (the header is its pane's)."""
+    return len(plain_text(kv).splitlines())
 
 
 async def test_S_walks_one_step_stage_by_stage_with_the_real_numbers():
@@ -85,8 +86,19 @@ async def test_S_walks_one_step_stage_by_stage_with_the_real_numbers():
             f"{norm:.4f}" for _, norm in update.update_norms]
         await wait_for(pilot, lambda: len(app.store.loss_history) == 1)
         assert app.store.loss_history == reference_losses(1)  # exactly step()'s loss
-        assert f"learning rate {update.lr:.6f}" in plain_text(
-            app.screen.query_one("#stage-banner"))
+        banner = plain_text(app.screen.query_one("#stage-banner")).replace("\n", "")
+        assert f"learning rate {update.lr:.6f}" in banner
+        # What the banner says of Adam's first step holds for every matrix: its change is
+        # lr·√(how many of its weights had a gradient), a little less where a gradient is
+        # so small that eps (1e-8) is a visible part of |g| + eps.
+        assert "Adam's first step" in banner
+        trainer = Trainer(TINY, TINY_DOCS)
+        trainer.step()
+        for (name, norm), (_, _, _, offset) in zip(update.update_norms, trainer.layout):
+            size = next(rows * cols for n, rows, cols, _ in trainer.layout if n == name)
+            with_gradient = sum(g != 0 for g in trainer.last_grads[offset:offset + size])
+            bound = update.lr * math.sqrt(with_gradient)
+            assert 0.99 * bound <= norm <= bound
 
         second = await stage_and_wait(pilot, app)  # S goes on with the next step
         assert (second.step, second.number) == (2, 1)

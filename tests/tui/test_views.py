@@ -6,15 +6,22 @@ import pytest
 from rich.console import Console
 from textual.widgets import DataTable, Header, Static
 
-from engine import FLOAT_OPS, forward_document
-from engine.gradcheck import check_gradients
+from engine import FLOAT_OPS, Trainer, forward_document
+from engine.gradcheck import GradientCheck, check_gradients
 from engine.graph import document_graph, graph_stats
 from engine.reference import REFERENCE_LOSSES, ParityCheck
 from microgpt_tui.screens import gradcheck as gradcheck_screen
 from microgpt_tui.screens.gradcheck import GradientCheckScreen
 from microgpt_tui.screens.graph import GraphScreen, number
 from microgpt_tui.screens.help import HelpScreen
-from tests.tui.conftest import default_app, step_and_wait, tiny_app, wait_for
+from tests.tui.conftest import (
+    TINY,
+    TINY_DOCS,
+    default_app,
+    step_and_wait,
+    tiny_app,
+    wait_for,
+)
 
 SIZE = (80, 24)
 
@@ -71,8 +78,8 @@ async def test_graph_view_counts_the_last_trained_names_graph():
         float_loss = forward_document(result.tokens, weights, app.store.config, FLOAT_OPS).loss
         assert f"loss {float_loss:.4f} on the newest weights" in summary
         assert f"its training step saw {result.loss:.4f}" in summary
-        loss, _, names = document_graph(weights, result.tokens, app.store.config)
-        stats = graph_stats(loss, names)
+        graph = document_graph(weights, result.tokens, app.store.config)
+        stats = graph_stats(graph.loss, graph.names)
         assert f"{stats.nodes:,} nodes, {stats.edges:,} edges, depth {stats.depth:,}" in summary
         for op, count in stats.nodes_by_op:
             assert f"{op} {count:,}" in summary
@@ -106,7 +113,8 @@ async def test_walker_shows_the_chain_rule_with_the_real_numbers():
         assert "grad(constant) += local grad × grad(loss)" in shown(app, "#walker-chain")
         await pilot.press("up", "enter")
         assert screen.path == [loss, total]
-        assert "depth 1 · loss › +" in str(screen.query_one("#graph-walker").border_title)
+        assert str(screen.query_one("#graph-walker").border_title) == (
+            "Walker · depth 1 · loss: mean over positions")  # the sum is the mean's too
         await pilot.press("down", "enter")
         assert len(screen.path) == 3
         await pilot.press("backspace")
@@ -300,3 +308,28 @@ async def test_other_configs_show_no_badge():
         await step_and_wait(pilot, app, times=10)
         assert app.store.parity is None
         assert header_text(app).endswith("tiny.txt · 10 docs")
+
+
+def test_every_zero_gradient_gets_its_reason_and_no_other_weight_does():
+    """Against the autograd graph: every weight whose gradient is exactly 0 for the name is
+    explained by its own reason (a letter not read, a position past the name, a ReLU unit
+    off everywhere), and no weight with a gradient is given one."""
+    trainer = Trainer(TINY, TINY_DOCS)
+    for _ in range(3):
+        result = trainer.step()
+    weights, tokens = trainer.weights(), result.tokens
+    params = document_graph(weights, tokens, TINY).params
+    units_off = gradcheck_screen.units_off_everywhere(weights, tokens, TINY)
+    label = trainer.tokenizer.label
+    explained = 0
+    for name, matrix in params.items():
+        for r, row in enumerate(matrix):
+            for c, leaf in enumerate(row):
+                check = GradientCheck(name, r, c, leaf.data, 0.0, 0.0)
+                reason = gradcheck_screen.zero_reason(check, tokens, TINY, units_off, label)
+                if leaf.grad == 0:
+                    assert reason != "the loss does not reach it", check.label
+                    explained += 1
+                else:
+                    assert reason == "the loss does not reach it", (check.label, reason)
+    assert explained  # the name does not read every letter: some weights had none
