@@ -73,6 +73,7 @@ class StepStage:
     position_losses: tuple  # loss at each position computed so far
     probs: tuple  # [pos][token], positions computed so far
     kv_cache: tuple  # [layer][pos] -> (key vector, value vector), positions so far
+    attention: tuple  # [layer][head][query_pos][key_pos], positions so far
     loss: float | None = None  # mean over all positions, once the last one is computed
     kv_grads: tuple | None = None  # [layer][pos] -> (grad of key, grad of value), backward on
     grad_norms: tuple | None = None  # ((matrix name, L2 norm of its gradient), ...), backward on

@@ -335,6 +335,7 @@ class StagedStep:
                 position_losses=floats(forward.position_losses),
                 probs=tuple(floats(row) for row in forward.probs),
                 kv_cache=kv_floats(forward.kv_cache),
+                attention=transpose_attention(forward.attention),
                 loss=None if forward.loss is None else forward.loss.data,
                 **after_backward,
             )

@@ -72,6 +72,13 @@ def kv_cache_from_sample(events, tokenizer):
                        newest=events[-1].position)
 
 
+def attention_from_stage(stage, tokenizer):
+    """The attention of the positions a staged step's forward has computed so far."""
+    return AttentionView(training_source(stage),
+                         labels_of(stage.tokens[: stage.positions_done], tokenizer),
+                         stage.attention)
+
+
 def kv_cache_from_stage(stage, tokenizer, n_head):
     """The cache as far as a staged step's forward has got; its gradients after backward."""
     return KVCacheView(training_source(stage), labels_of(stage.tokens[: stage.n_positions],

@@ -7,7 +7,7 @@ The app runs the stages on the training worker and the run store keeps the newes
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Footer, Static
 
 from engine import param_shapes
@@ -15,7 +15,8 @@ from engine.trace import BACKWARD, FORWARD
 
 from ..colours import BOLD_MARK
 from ..run import Change
-from ..views import kv_cache_from_stage
+from ..views import attention_from_stage, kv_cache_from_stage
+from ..widgets.attention import AttentionMap
 from ..widgets.kv_cache import KVCacheTable
 from ..widgets.kv_cache_pane import KVCachePane
 from ..widgets.matrices import MatrixNorms
@@ -80,7 +81,12 @@ class StagesScreen(RunView):
                 with Vertical(id="stage-matrices", classes="pane"):
                     yield MatrixNorms(param_shapes(config, tokenizer.vocab_size),
                                       id="matrix-norms")
-            yield KVCachePane(KVCacheTable(id="stage-kv-table"), id="stage-kv", classes="pane")
+            with Vertical(id="stage-right"):
+                # Filled a row per forward stage: each position's attention as it is computed.
+                with VerticalScroll(id="stage-attention", classes="pane"):
+                    yield AttentionMap(id="stage-attention-map")
+                yield KVCachePane(KVCacheTable(id="stage-kv-table"), id="stage-kv",
+                                  classes="pane")
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self):
@@ -96,13 +102,17 @@ class StagesScreen(RunView):
         self.query_one(KVCacheTable).view = (
             None if stage is None else kv_cache_from_stage(stage, tokenizer,
                                                            self.store.config.n_head))
+        self.query_one(AttentionMap).view = (
+            None if stage is None or not stage.positions_done
+            else attention_from_stage(stage, tokenizer))
         mean = "" if stage is None or stage.loss is None else f" · mean {stage.loss:.4f}"
         self.query_one("#stage-positions").border_title = f"Loss per position{mean}"
 
     def follow_selection(self):
-        table = self.query_one(KVCacheTable)
-        table.shown_layer, table.head = self.app.layer, self.app.head
+        layer, head = self.app.layer, self.app.head
+        for widget in (self.query_one(KVCacheTable), self.query_one(AttentionMap)):
+            widget.shown_layer, widget.head = layer, head
         config = self.store.config
-        self.query_one("#stage-kv").border_title = (
-            f"KV cache · layer {table.shown_layer + 1}/{config.n_layer} · "
-            f"head {table.head + 1}/{config.n_head}")
+        where = f"layer {layer + 1}/{config.n_layer} · head {head + 1}/{config.n_head}"
+        self.query_one("#stage-kv").border_title = f"KV cache · {where}"
+        self.query_one("#stage-attention").border_title = f"Attention · {where}"

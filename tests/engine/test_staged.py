@@ -55,6 +55,9 @@ def test_forward_stages_grow_the_cache_and_losses_one_position_at_a_time(tiny_tr
         assert stage.position_losses == result.position_losses[: pos + 1]
         assert stage.probs == result.probs[: pos + 1]
         assert stage.kv_cache == tuple(layer[: pos + 1] for layer in result.kv_cache)
+        # Each position's attention rows as it is computed: the finished step's first rows.
+        assert stage.attention == tuple(tuple(head[: pos + 1] for head in layer)
+                                        for layer in result.attention)
         assert stage.kv_grads is None and stage.grad_norms is None
         assert stage.loss == (result.loss if pos == n - 1 else None)
 

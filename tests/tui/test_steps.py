@@ -18,6 +18,7 @@ from microgpt_tui.training import (
     SaveCheckpoint,
     TrainingLoop,
 )
+from microgpt_tui.widgets.attention import AttentionMap
 from microgpt_tui.widgets.kv_cache import KVCacheTable
 from microgpt_tui.widgets.loss import LossPlot
 from microgpt_tui.widgets.matrices import MatrixNorms
@@ -64,8 +65,12 @@ async def test_S_walks_one_step_stage_by_stage_with_the_real_numbers():
             if pos:
                 stage = await stage_and_wait(pilot, app)
             assert (stage.kind, stage.number) == ("forward", pos + 1)
-            # The cache grows by one position (a k and a v row) per forward stage.
+            # The cache grows by one position (a k and a v row) per forward stage, and the
+            # attention map by that position's row.
             assert kv_rows(kv) == 2 * (pos + 1)
+            attention = app.screen.query_one(AttentionMap)
+            assert attention.view.weights == stage.attention
+            assert len(attention.view.weights[0][0]) == pos + 1
             # Each computed position shows its real loss; the ones still to come show none.
             assert cells(positions, pos)[3] == f"{stage.position_losses[pos]:.4f}"
             if pos + 1 < stage.n_positions:
