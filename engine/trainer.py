@@ -7,7 +7,7 @@ from contextlib import contextmanager, nullcontext
 
 from .data import Tokenizer
 from .fused import FUSED_OPS
-from .model import forward_document, forward_positions, init_params
+from .model import NO_ABLATION, forward_document, forward_positions, init_params
 from .optim import LARGEST_SQUARABLE, Adam, check_squarable, update_sizes
 from .trace import BACKWARD, FORWARD, UPDATE, OptimizerSnapshot, StepResult, StepStage
 from .value import Value
@@ -83,6 +83,9 @@ class Trainer:
         self.adam = Adam(len(self.param_list), config)
         self.step_count = 0
         self.staged = None  # the StagedStep under way, if any
+        # (layer, head) pairs whose output every training forward zeroes: none, except in a
+        # branch forked to train without them (engine.branch).
+        self.ablate = NO_ABLATION
         self.last_grads = None  # every parameter's gradient in the last step, as taken
 
     @property
@@ -144,7 +147,7 @@ class Trainer:
     def _step(self):
         doc = self.next_document()
         tokens = self.tokenizer.document(doc)
-        forward = forward_document(tokens, self.params, self.config, self.ops)
+        forward = forward_document(tokens, self.params, self.config, self.ops, self.ablate)
         graph_size = self.ops.backward(forward.loss)
         return self._update(doc, tokens, forward, graph_size)
 
@@ -340,7 +343,8 @@ class StagedStep:
                 **after_backward,
             )
 
-        positions = forward_positions(tokens, trainer.params, trainer.config, trainer.ops)
+        positions = forward_positions(tokens, trainer.params, trainer.config, trainer.ops,
+                                      trainer.ablate)
         for number, forward in enumerate(positions, 1):
             yield stage(FORWARD, number, forward)
         graph_size = trainer.ops.backward(forward.loss)
