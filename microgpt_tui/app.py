@@ -185,6 +185,9 @@ class MicrogptApp(App):
         if not self.refused_while_running():
             self.training.send(Command.UNDO)
 
+    def action_branch(self):
+        self.store.branch_from_here()
+
     def action_save_checkpoint(self):
         # The worker owns the trainer: it saves between two steps and reports back.
         self.training.send(SaveCheckpoint(str(self.checkpoint_path)))

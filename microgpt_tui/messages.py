@@ -23,6 +23,19 @@ class Event(Enum):
     DROPPED_STAGE = "dropped stage"  # u dropped a staged step before its update
     SAVED = "saved"  # a checkpoint was written (detail: its path)
     SAVE_FAILED = "save failed"  # detail: one line saying why
+    BRANCHED = "branched"  # B forked the run (detail: what the branch changes)
+    BRANCH_FAILED = "branch failed"  # detail: one line saying why
+
+
+@dataclass(frozen=True)
+class BranchCurve:
+    """A branch forked from the run (engine.branch): what it changes, the step it was forked
+    at, and the loss of each step it has taken since (step `start` + 1 on)."""
+
+    label: str
+    start: int
+    losses: tuple
+    stopped: str = ""  # why the branch stopped stepping, if it did (a failed step)
 
 
 @dataclass(frozen=True)
@@ -44,6 +57,7 @@ class RunSnapshot:
     attention: AttentionFrame | None = None  # the time-lapse's frame, with the probe's
     validation: tuple | None = None  # (step, validation loss) measured for this report
     optimizer: OptimizerSnapshot | None = None  # only while a view follows the optimizer
+    branch: BranchCurve | None = None  # the branch stepped alongside the run, if any
     event: Event | None = None
     detail: str = ""  # the event's path or reason
 

@@ -21,7 +21,7 @@ from engine.novelty import NameIndex
 from engine.reference import ParityCheck, is_reference_run
 
 from .messages import Event, RunSnapshot
-from .training import HISTORY_LENGTH, FollowOptimizer
+from .training import HISTORY_LENGTH, FollowOptimizer, StartBranch
 
 TEMPERATURE_STEP = 10**-TEMPERATURE_DECIMALS  # one + or - press
 TOP_K_CHOICES = (None, 1, 2, 3, 5, 10)  # what k steps through (None: every token)
@@ -35,6 +35,11 @@ MEASURE_BATCH_DOCS = 100_000
 # tuples with 8 layers of 4 heads). A run has 21 frames (probe_interval) and would never need
 # the cap; it bounds the memory of a TrainingLoop given a short probe_every on a long run.
 MAX_ATTENTION_FRAMES = 200
+# What B forks the run with, one press after another: the last, no change at all, draws the
+# branch exactly over the run (a fork continues bit for bit).
+BRANCH_CHOICES = (StartBranch("lr ×2", lr_factor=2.0), StartBranch("lr ÷2", lr_factor=0.5),
+                  StartBranch("new order (seed 1)", order_seed=1),
+                  StartBranch("no change"))
 
 
 def thinned(frames):
@@ -58,6 +63,7 @@ class Change(Enum):
     BIGRAM = "bigram"  # the bigram baseline's count advanced or finished
     VALIDATION = "validation"  # the validation loss gained (or, on an undo, lost) points
     NOVELTY = "novelty"  # the finished sample was looked up among the training names
+    BRANCH = "branch"  # a branch was forked, stepped, stopped or (on an undo) dropped
 
 
 def clamp_temperature(value):
@@ -152,6 +158,8 @@ class RunStore:
         self.validation = ()  # (step, validation loss) of every measurement, oldest first
         self.optimizer = None  # the newest OptimizerSnapshot, while a view follows it
         self.optimizer_followers = 0
+        self.branch = None  # the BranchCurve of the branch stepped alongside, if any
+        self.branches_made = 0  # B presses so far: the next takes the next of BRANCH_CHOICES
         self.bigram = None  # the bigram baseline's loss, None while it is counted
         self.bigram_model = None  # its BigramModel (per-position losses), once counted
         self.bigram_progress = 0.0
@@ -247,6 +255,10 @@ class RunStore:
         if snapshot.stage is not None:
             self.stage = snapshot.stage
             changes.add(Change.STAGE)
+        dropped_branch = self.branch is not None and snapshot.branch is None
+        if snapshot.branch != self.branch:
+            self.branch = snapshot.branch
+            changes.add(Change.BRANCH)
         event = snapshot.event
         if event in (Event.UNDONE, Event.DROPPED_STAGE, Event.DIVERGED) and self.stage:
             # No staged step is under way after these: the stages view starts afresh.
@@ -255,7 +267,11 @@ class RunStore:
         if event is Event.UNDONE:
             changes.update((Change.STEPS, Change.REWOUND))
         self.publish(changes)
-        return self.notice(snapshot)
+        notice = self.notice(snapshot)
+        if dropped_branch and notice:
+            text, severity, _ = notice
+            notice = f"{text} The branch was dropped: B forks a new one.", severity, 4
+        return notice
 
     def notice(self, snapshot):
         event, step = snapshot.event, snapshot.step
@@ -267,6 +283,11 @@ class RunStore:
             return snapshot.detail, "error", 10
         if event is Event.SAVED:
             return f"Saved step {step} to {Path(snapshot.detail).absolute()}", "information", 5
+        if event is Event.BRANCHED:
+            return (f"Branched at step {step}: {snapshot.detail}. The branch takes a step with "
+                    f"each step of the run.", "information", 5)
+        if event is Event.BRANCH_FAILED:
+            return snapshot.detail, "warning", 8
         if event is Event.DROPPED_STAGE:
             return (f"Dropped step {step + 1} before its update: the model is unchanged.",
                     "information", 3)
@@ -344,6 +365,11 @@ class RunStore:
     def next_top_k(self):
         self.sampling.next_top_k()
         self.publish({Change.SAMPLE})
+
+    def branch_from_here(self):
+        """B was pressed: fork the run with the next of BRANCH_CHOICES (replacing a branch)."""
+        self.send(BRANCH_CHOICES[self.branches_made % len(BRANCH_CHOICES)])
+        self.branches_made += 1
 
     def follow_optimizer(self, follow):
         """A view that shows the optimizer opened (True) or closed: reports carry its state

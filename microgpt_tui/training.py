@@ -14,12 +14,13 @@ import threading
 import time
 from array import array
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from functools import partial
 from itertools import chain
 from types import MappingProxyType
 
+from engine.branch import fork
 from engine.checkpoint import save_checkpoint
 from engine.probe import (
     mean_loss,
@@ -30,7 +31,7 @@ from engine.probe import (
 )
 from engine.timelapse import attention_frame, watched_name
 
-from .messages import Event, Reported, RunSnapshot
+from .messages import BranchCurve, Event, Reported, RunSnapshot
 
 HISTORY_LENGTH = 50
 # A probe is measured in slices (a document or a sample each) between commands, for at most
@@ -114,6 +115,17 @@ class FollowOptimizer:
     follow: bool
 
 
+@dataclass(frozen=True)
+class StartBranch:
+    """A command: fork the trainer between two steps (engine.branch.fork) with its lr times
+    `lr_factor` and, with an `order_seed`, the documents not reached yet in a new order; the
+    branch then takes one step after each step of the run. A new branch replaces the old."""
+
+    label: str
+    lr_factor: float = 1.0
+    order_seed: int | None = None
+
+
 class TrainingLoop:
     # While running, the UI is told at most this often (in seconds): redraws are throttled,
     # training is not.
@@ -147,6 +159,9 @@ class TrainingLoop:
         # (restore point before a step, the StepResult before that step): enough to undo it.
         self._history = deque(maxlen=HISTORY_LENGTH)
         self._staged_from = None  # the restore point before the staged step under way
+        self.branch = None  # the forked Trainer stepped alongside, while it can step
+        self._branch_curve = None  # its BranchCurve (without losses), kept after it stops
+        self._branch_losses = []  # the branch's loss at each of its steps
         # The probe filmstrip: the model measured every `probe_every` steps (in this thread:
         # a float forward pass over the probe names takes tens of ms to tens of seconds, too
         # long for the UI thread).
@@ -182,6 +197,8 @@ class TrainingLoop:
                 break
             if isinstance(command, SaveCheckpoint):
                 self._save(command.path)
+            elif isinstance(command, StartBranch):
+                self._start_branch(command)
             elif isinstance(command, FollowOptimizer):
                 self._following_optimizer = command.follow
                 if command.follow:
@@ -268,6 +285,8 @@ class TrainingLoop:
             return
         (state, grads), self._latest = self._history.pop()
         self.trainer.restore_state(unpacked(state), grads)
+        # The branch was forked from, or has stepped past, a state that no longer exists.
+        self.branch = self._branch_curve = None
         # A probe of the undone step would measure weights that no longer exist.
         self._probes = deque(probe for probe in self._probes
                              if probe[0] <= self.trainer.step_count)
@@ -294,6 +313,7 @@ class TrainingLoop:
         self.loss_history.append(result.loss)
         self._unreported.append(result.loss)
         self._latest = result
+        self._step_branch()
         if not math.isfinite(result.loss):
             self._diverged(f"loss became {result.loss} at step {result.step}", stage)
         elif not weights_are_finite(self.weights):
@@ -308,6 +328,34 @@ class TrainingLoop:
         if self.trainer.step_count % self.probe_every == 0:
             self._report()  # the step is shown first; the probe comes in later
             self._start_probe()
+
+    def _start_branch(self, command):
+        try:
+            self.branch = fork(self.trainer, lr=self.trainer.config.lr * command.lr_factor,
+                               order_seed=command.order_seed)
+        except ValueError as error:
+            self.report(Event.BRANCH_FAILED, f"cannot branch: {error}")
+            return
+        self._branch_curve = BranchCurve(command.label, self.trainer.step_count, ())
+        self._branch_losses = []
+        self.report(Event.BRANCHED, command.label)
+
+    def _step_branch(self):
+        """One step of the branch, as the run has just taken one; a failed or non-finite
+        step stops the branch (its curve stays)."""
+        if self.branch is None or self.branch.finished:
+            return
+        try:
+            loss = self.branch.step().loss
+        except (ArithmeticError, ValueError) as error:
+            loss, stopped = None, f"step {self.branch.step_count + 1} failed ({error})"
+        else:
+            stopped = "" if math.isfinite(loss) else f"loss became {loss}"
+        if stopped:
+            self.branch = None
+            self._branch_curve = replace(self._branch_curve, stopped=stopped)
+        else:
+            self._branch_losses.append(loss)
 
     def _publish_weights(self):
         self.weights = MappingProxyType(self.trainer.weights())
@@ -399,6 +447,8 @@ class TrainingLoop:
             attention=attention,
             validation=validation,
             optimizer=self.trainer.optimizer_snapshot() if self._following_optimizer else None,
+            branch=self._branch_curve and replace(self._branch_curve,
+                                                  losses=tuple(self._branch_losses)),
             event=event,
             detail=detail,
         )

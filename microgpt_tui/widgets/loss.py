@@ -3,7 +3,9 @@ and two reference lines drawn over them: the loss of a uniform guess, ln(vocab),
 of a bigram model that only counts letter pairs (engine/baseline.py): below it, the model
 beats counting. With --val-fraction, the loss on held-out names (never trained on) is drawn
 as ◆ markers, and a line says how far it is from the running mean of training: a widening
-gap is the model learning its training names rather than names in general.
+gap is the model learning its training names rather than names in general. A branch forked
+with B (engine/branch.py) is drawn as its own running mean, in another colour, from the step
+it was forked at, with a line that says what it changed and where its mean stands.
 
 Braille cells hold 2x4 dots, so a pane 50 cells wide has 100 dot columns: the whole history
 is drawn, each step a dot of its own (several steps share a dot column once there are more
@@ -35,6 +37,7 @@ MIN_SPAN = 0.2  # the smallest loss range the rows cover
 MIN_AXIS_STEPS = 10  # the x axis spans at least this many steps
 STEP, MEAN, UNIFORM, BIGRAM = "#5f87af", BOLD_MARK, "yellow3", "green3"
 VALIDATION, VALIDATION_MARK = "orchid", "◆"
+BRANCH = "dark_orange"
 # Where the mean crosses a reference line, the line shows as this background behind it.
 UNDER = {UNIFORM: "#262600", BIGRAM: "#002a00"}
 UNIFORM_LINE, BIGRAM_LINE = "┄", "╌"
@@ -193,6 +196,33 @@ def validation_line(candidates, width):
                          no_wrap=True, overflow="crop")
 
 
+def branch_means(losses, branch, mean_cache):
+    """(steps, running means) of the branch: over the run's losses up to the fork and the
+    branch's after it, so that the two means part exactly where the runs do."""
+    history = [*(x for x in losses[:branch.start] if math.isfinite(x)), *branch.losses]
+    means = mean_cache(history)
+    n = len(branch.losses)
+    return range(branch.start + 1, branch.start + n + 1), means[len(means) - n:]
+
+
+def branch_line(branch, branch_mean, mean, width):
+    """What the branch changed, and its running mean against the run's, longest first that
+    fits."""
+    start = f"branch {branch.label} from step {branch.start}"
+    if branch.stopped:
+        candidates = [f"{start}: stopped, {branch.stopped}", f"{start}: stopped"]
+    elif branch_mean is None:
+        candidates = [f"{start}: steps with the run (s, space)", start]
+    else:
+        gap = branch_mean - mean
+        words = "level" if round(abs(gap), 4) == 0 else f"{gap:+.4f}"
+        candidates = [f"{start}: mean {branch_mean:.4f} ({words} against the run)",
+                      f"{start}: mean {branch_mean:.4f} ({words})", start]
+    text = next((text for text in candidates if len(text) + 2 <= width), candidates[-1])
+    word = "branch"
+    return Text.assemble((f"━ {word}", BRANCH), text[len(word):], no_wrap=True, overflow="crop")
+
+
 def key_line(text, width):
     """`text` with the words mean and bigram (first time each) preceded by their line's key."""
     line = Text(no_wrap=True, overflow="crop")
@@ -299,10 +329,12 @@ class LossPlot(Widget):
     bigram = reactive(None)  # the bigram baseline's loss; None while it is being counted
     bigram_progress = reactive(0.0)  # fraction of documents counted so far
     validation = reactive(())  # (step, loss on held-out names) of each measurement
+    branch = reactive(None)  # the BranchCurve of a branch forked with B, if any
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.mean_cache = MeanCache()
+        self.branch_mean_cache = MeanCache()
 
     def render(self):
         width, height = self.size
@@ -328,11 +360,17 @@ class LossPlot(Widget):
         lines = [first, second]
         if self.validation:
             lines.append(validation_line(validation_gap(self.validation, self.losses), width))
+        branch = None
+        if self.branch is not None:
+            branch = branch_means(self.losses, self.branch, self.branch_mean_cache)
+            lines.append(branch_line(self.branch, branch[1][-1] if branch[1] else None,
+                                     means[-1], width))
         two_row_axis = height - len(lines) - 2 >= 7
         rows = height - len(lines) - (2 if two_row_axis else 1)
         if rows < 2:
             return Group(*lines)
-        return Group(*lines, *self.plot(numbers, values, means, uniform, rows, two_row_axis))
+        return Group(*lines, *self.plot(numbers, values, means, uniform, rows, two_row_axis,
+                                        branch))
 
     def header(self, width):
         step = len(self.losses)
@@ -360,14 +398,17 @@ class LossPlot(Widget):
                                        f" {self.validation[-1][1]:.4f} on held-out names"))
         return flow(items, width)
 
-    def plot(self, numbers, losses, means, uniform, rows, two_row_axis):
+    def plot(self, numbers, losses, means, uniform, rows, two_row_axis, branch=None):
+        """`branch`, if given, is (steps, running means) of a branch, drawn over the mean."""
+        branch_steps, branch_values = branch if branch and branch[1] else ((), [])
         references = [(uniform, UNIFORM_LINE, UNIFORM, "uniform",
                        [f"uniform ln {self.vocab_size} = {uniform:.4f}", f"uniform {uniform:.4f}",
                         f"uniform {uniform:.2f}"])]
         if self.bigram is not None:
             references.append((self.bigram, BIGRAM_LINE, BIGRAM, "bigram",
                                [f"bigram {self.bigram:.4f}", f"bigram {self.bigram:.2f}"]))
-        lo, hi = data_range(losses, means, [value for value, *_ in references])
+        lo, hi = data_range(losses, [*means, *branch_values],
+                            [value for value, *_ in references])
         y = y_scale(lo, hi, rows, self.bigram if self.bigram is not None else uniform)
 
         # The y axis: every row labelled on short plots, every other (or third) on tall ones,
@@ -390,6 +431,11 @@ class LossPlot(Widget):
         else:
             scatter(loss_bits, columns, xs, dot_rows(losses, y))
         join(mean_bits, columns, xs, means, y)
+        branch_bits = [0] * cells
+        if branch_values:
+            join(branch_bits, columns, [step * x.dots // x.length for step in branch_steps],
+                 branch_values, y)
+        means_bits = [a | b for a, b in zip(mean_bits, branch_bits)]  # labels avoid both
 
         # The reference lines over the losses (under the mean, which crosses them), and
         # their labels over everything, where they hide the least of the mean.
@@ -413,7 +459,7 @@ class LossPlot(Widget):
                 candidates = [f"↓ {text}" for text in candidates]
                 places = list(range(rows - 1, -1, -1))
             for row in places:
-                spot = self.label_spot(row, candidates, mean_bits, taken.get(row, []),
+                spot = self.label_spot(row, candidates, means_bits, taken.get(row, []),
                                        columns)
                 if spot:
                     start, text = spot
@@ -443,6 +489,8 @@ class LossPlot(Widget):
             for c in range(r * columns, (r + 1) * columns):
                 if c in texts:
                     char, style = texts[c]
+                elif branch_bits[c]:  # over the run's mean: where they agree, it shows
+                    char, style = chr(0x2800 + (mean_bits[c] | branch_bits[c])), BRANCH
                 elif mean_bits[c]:
                     char, style = chr(0x2800 + mean_bits[c]), crossed
                 elif reference:

@@ -90,6 +90,8 @@ class Panes(Horizontal):
             plot.bigram_progress, plot.bigram = store.bigram_progress, store.bigram
         if Change.VALIDATION in changes:
             plot.validation = store.validation
+        if Change.BRANCH in changes:
+            plot.branch = store.branch
         if changes & {Change.SAMPLE, Change.NOVELTY}:
             self.query_one(SamplingView).novelty = store.novelty
         if changes & SHOWN_RUN:
