@@ -37,7 +37,9 @@ MIN_SPAN = 0.2  # the smallest loss range the rows cover
 MIN_AXIS_STEPS = 10  # the x axis spans at least this many steps
 STEP, MEAN, UNIFORM, BIGRAM = "#5f87af", BOLD_MARK, "yellow3", "green3"
 VALIDATION, VALIDATION_MARK = "orchid", "◆"
-BRANCH = "dark_orange"
+BRANCH = "turquoise2"  # apart from the mean (orange), the losses (blue) and the references
+# A cell both means pass through: the run's mean on the branch's colour, so neither vanishes.
+BOTH_MEANS = f"{MEAN} on #004848"
 # Where the mean crosses a reference line, the line shows as this background behind it.
 UNDER = {UNIFORM: "#262600", BIGRAM: "#002a00"}
 UNIFORM_LINE, BIGRAM_LINE = "┄", "╌"
@@ -489,8 +491,10 @@ class LossPlot(Widget):
             for c in range(r * columns, (r + 1) * columns):
                 if c in texts:
                     char, style = texts[c]
-                elif branch_bits[c]:  # over the run's mean: where they agree, it shows
-                    char, style = chr(0x2800 + (mean_bits[c] | branch_bits[c])), BRANCH
+                elif branch_bits[c] and mean_bits[c]:  # both means in one cell
+                    char, style = chr(0x2800 + (mean_bits[c] | branch_bits[c])), BOTH_MEANS
+                elif branch_bits[c]:
+                    char, style = chr(0x2800 + branch_bits[c]), BRANCH
                 elif mean_bits[c]:
                     char, style = chr(0x2800 + mean_bits[c]), crossed
                 elif reference:
