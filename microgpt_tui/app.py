@@ -186,7 +186,7 @@ class MicrogptApp(App):
             self.training.send(Command.UNDO)
 
     def action_branch(self):
-        self.store.branch_from_here()
+        self.store.branch_from_here(ablated=(self.layer, self.head))
 
     def action_save_checkpoint(self):
         # The worker owns the trainer: it saves between two steps and reports back.

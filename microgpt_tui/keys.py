@@ -40,8 +40,8 @@ BINDINGS = [
             tooltip=f"Undo the last training step (up to {HISTORY_LENGTH})"),
     Binding("B", "branch", "branch from here", key_display="B", show=False,
             tooltip="Branch from here: fork the run (weights, Adam, step, order) with lr ×2; "
-                    "again: lr ÷2, a new document order, no change. The loss pane overlays "
-                    "its mean"),
+                    "again: lr ÷2, a new order, without the selected head, no change. The "
+                    "loss pane overlays its mean"),
     Binding("w", "save_checkpoint", "save checkpoint", show=False,
             tooltip=f"Save a checkpoint (to --save PATH, else {DEFAULT_CHECKPOINT})"),
     Binding("e", "export", "export", show=False,

@@ -37,8 +37,10 @@ MEASURE_BATCH_DOCS = 100_000
 MAX_ATTENTION_FRAMES = 200
 # What B forks the run with, one press after another: the last, no change at all, draws the
 # branch exactly over the run (a fork continues bit for bit).
+# Stands for "without the head selected on the panes", which the press fills in.
+ABLATED_HEAD = StartBranch("without the selected head")
 BRANCH_CHOICES = (StartBranch("lr ×2", lr_factor=2.0), StartBranch("lr ÷2", lr_factor=0.5),
-                  StartBranch("new order (seed 1)", order_seed=1),
+                  StartBranch("new order (seed 1)", order_seed=1), ABLATED_HEAD,
                   StartBranch("no change"))
 
 
@@ -366,9 +368,15 @@ class RunStore:
         self.sampling.next_top_k()
         self.publish({Change.SAMPLE})
 
-    def branch_from_here(self):
-        """B was pressed: fork the run with the next of BRANCH_CHOICES (replacing a branch)."""
-        self.send(BRANCH_CHOICES[self.branches_made % len(BRANCH_CHOICES)])
+    def branch_from_here(self, ablated=(0, 0)):
+        """B was pressed: fork the run with the next of BRANCH_CHOICES (replacing a branch);
+        `ablated`, the (layer, head) selected on the panes, for the choice that trains without
+        a head."""
+        choice = BRANCH_CHOICES[self.branches_made % len(BRANCH_CHOICES)]
+        if choice is ABLATED_HEAD:
+            layer, head = ablated
+            choice = StartBranch(f"without L{layer + 1} H{head + 1}", ablate=frozenset({ablated}))
+        self.send(choice)
         self.branches_made += 1
 
     def follow_optimizer(self, follow):

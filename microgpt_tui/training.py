@@ -124,6 +124,7 @@ class StartBranch:
     label: str
     lr_factor: float = 1.0
     order_seed: int | None = None
+    ablate: frozenset = frozenset()  # (layer, head) pairs the branch trains without
 
 
 class TrainingLoop:
@@ -332,7 +333,7 @@ class TrainingLoop:
     def _start_branch(self, command):
         try:
             self.branch = fork(self.trainer, lr=self.trainer.config.lr * command.lr_factor,
-                               order_seed=command.order_seed)
+                               order_seed=command.order_seed, ablate=command.ablate)
         except ValueError as error:
             self.report(Event.BRANCH_FAILED, f"cannot branch: {error}")
             return

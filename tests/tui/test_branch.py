@@ -1,8 +1,10 @@
 """B forks the run: the branch steps with it, the loss pane overlays its mean, u drops it."""
 
-from microgpt_tui.run import BRANCH_CHOICES
+from engine import Trainer
+from engine.branch import fork
+from microgpt_tui.run import ABLATED_HEAD, BRANCH_CHOICES
 from microgpt_tui.widgets.loss import LossPlot
-from tests.tui.conftest import plain_text, step_and_wait, tiny_app, wait_for
+from tests.tui.conftest import TINY, TINY_DOCS, plain_text, step_and_wait, tiny_app, wait_for
 
 SIZE = (120, 34)
 
@@ -54,3 +56,24 @@ async def test_undo_drops_the_branch():
         assert "branch" not in plain_text(app.screen.query_one(LossPlot))
         await step_and_wait(pilot, app)
         assert app.store.branch is None
+
+
+async def test_a_branch_without_the_selected_head_trains_without_it():
+    """Its loss differs from the first step (the head's output is gone from the forward
+    pass), and it is the loss of a Trainer forked the same way by hand."""
+    app = tiny_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await step_and_wait(pilot, app, 2)
+        await pilot.press("l", "right_square_bracket")  # layer 2, head 2 of the tiny model
+        app.store.branches_made = BRANCH_CHOICES.index(ABLATED_HEAD)
+        await pilot.press("B")
+        await wait_for(pilot, lambda: app.store.branch is not None
+                       and app.store.branch.label == "without L2 H2")
+        await step_and_wait(pilot, app, 3)
+        await wait_for(pilot, lambda: len(app.store.branch.losses) == 3)
+        assert app.store.branch.losses[0] != app.store.loss_history[2]
+        replay = Trainer(TINY, TINY_DOCS)
+        for _ in range(2):
+            replay.step()
+        expected = fork(replay, ablate={(1, 1)})
+        assert app.store.branch.losses == tuple(expected.step().loss for _ in range(3))
