@@ -9,6 +9,7 @@ attributes and never read the trainer or the worker; commands go down through th
 import random
 from enum import Enum
 from functools import partial
+from operator import attrgetter, itemgetter
 from pathlib import Path
 
 from textual.signal import Signal
@@ -42,6 +43,17 @@ ABLATED_HEAD = StartBranch("without the selected head")
 BRANCH_CHOICES = (StartBranch("lr ×2", lr_factor=2.0), StartBranch("lr ÷2", lr_factor=0.5),
                   StartBranch("new order (seed 1)", order_seed=1), ABLATED_HEAD,
                   StartBranch("no change"))
+
+
+record_step = attrgetter("step")  # a ProbeRecord's or an AttentionFrame's
+
+
+def without_undone(records, step, step_of):
+    """`records` (oldest first) without those of steps after `step`, and whether any went
+    (after an undo)."""
+    if records and step_of(records[-1]) > step:
+        return type(records)(record for record in records if step_of(record) <= step), True
+    return records, False
 
 
 def thinned(frames):
@@ -230,24 +242,22 @@ class RunStore:
         if (snapshot.running, snapshot.finished) != (self.running, self.finished):
             changes.add(Change.STATE)
         self.running, self.finished = snapshot.running, snapshot.finished
-        if self.probes and self.probes[-1].step > snapshot.step:
-            # A frame of an undone step measured weights that no longer exist.
-            self.probes = [record for record in self.probes if record.step <= snapshot.step]
+        # Measurements of undone steps were of weights that no longer exist.
+        self.probes, dropped_probes = without_undone(self.probes, snapshot.step, record_step)
+        self.attention_frames, dropped_frames = without_undone(
+            self.attention_frames, snapshot.step, record_step)
+        if dropped_probes or dropped_frames:
             changes.add(Change.PROBE)
+        self.validation, dropped_points = without_undone(
+            self.validation, snapshot.step, itemgetter(0))
+        if dropped_points:
+            changes.add(Change.VALIDATION)
         if snapshot.probe is not None:
             self.probes.append(snapshot.probe)
-            changes.add(Change.PROBE)
-        if self.attention_frames and self.attention_frames[-1].step > snapshot.step:
-            self.attention_frames = [frame for frame in self.attention_frames
-                                     if frame.step <= snapshot.step]
             changes.add(Change.PROBE)
         if snapshot.attention is not None:
             self.attention_frames = thinned([*self.attention_frames, snapshot.attention])
             changes.add(Change.PROBE)
-        if self.validation and self.validation[-1][0] > snapshot.step:
-            self.validation = tuple(point for point in self.validation
-                                    if point[0] <= snapshot.step)
-            changes.add(Change.VALIDATION)
         if snapshot.validation is not None:
             self.validation += (snapshot.validation,)
             changes.add(Change.VALIDATION)
