@@ -1,6 +1,7 @@
 """Big vocabularies and big models stay responsive: heavy work runs off the UI thread, in
 slices or cancellable workers, or is refused or sampled above a stated size."""
 
+import threading
 import time
 
 import pytest
@@ -10,7 +11,7 @@ from textual.widgets import DataTable
 from engine import Config, Trainer, load_docs
 from engine.sampler import Sampler
 from microgpt_tui.app import MicrogptApp
-from microgpt_tui.screens import graph
+from microgpt_tui.screens import embedding, graph
 from microgpt_tui.screens.embedding import MAP_LIMIT, EmbeddingScreen
 from microgpt_tui.screens.graph import NODE_BUDGET, GraphScreen
 from microgpt_tui.training import Command, TrainingLoop
@@ -129,7 +130,17 @@ def many_characters(count):
     return ["".join(chars[i:i + 8]) for i in range(0, count, 8)] + ["".join(chars[:8])] * 3
 
 
-async def test_a_big_vocabularys_map_plots_the_most_frequent_tokens_and_says_so():
+async def test_a_big_vocabularys_map_plots_the_most_frequent_tokens_and_says_so(monkeypatch):
+    # The projection waits until the notice has been read: on a fast machine it could
+    # otherwise be done before the test looks.
+    notice_read = threading.Event()
+    project = embedding.project
+
+    def project_when_read(*args):
+        notice_read.wait(10)
+        return project(*args)
+
+    monkeypatch.setattr(embedding, "project", project_when_read)
     app = MicrogptApp(Trainer(Config(num_steps=1000), many_characters(3000)))
     async with app.run_test(size=WIDE) as pilot:
         send_key(app, "m")
@@ -137,6 +148,7 @@ async def test_a_big_vocabularys_map_plots_the_most_frequent_tokens_and_says_so(
         caption = app.screen.query_one("#embedding-caption")
         # At once, before the worker is done: what is being computed.
         assert "Projecting 3,001 token embeddings by PCA…" in str(caption.render())
+        notice_read.set()
         scatter = app.screen.query_one(Scatter)
         await until(pilot, lambda: scatter.points)
         assert len(scatter.points) == MAP_LIMIT
